@@ -1,0 +1,577 @@
+package ipfsstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	blocks "github.com/ipfs/go-block-format"
+	"github.com/ipfs/go-cid"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/noms-ipfs/noms-ipfs/chunks"
+	"github.com/noms-ipfs/noms-ipfs/dagcbor"
+	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Dir holds the store's local state: the root file and its lock.
+	// Stores of several processes may share one Dir and one Kubo node.
+	Dir string
+	// CacheBytes bounds the memory of the read cache. Default 64 MiB.
+	CacheBytes int64
+	// FetchTimeout bounds how long Get waits for a chunk that the local
+	// node lacks to arrive from other peers before reporting ErrNotFound.
+	// Default 30 s; negative means never ask the network.
+	FetchTimeout time.Duration
+	// FlushChunks is how many put chunks Put keeps in memory before it
+	// writes them to the node. Default 8192.
+	FlushChunks int
+	// Logger receives debug logs; default slog.Default().
+	Logger *slog.Logger
+}
+
+const (
+	defaultCacheBytes   = 64 << 20
+	defaultFetchTimeout = 30 * time.Second
+	defaultFlushChunks  = 8192
+	// hasConcurrency is how many presence checks run at once against a
+	// daemon; 16-32 keep-alive requests saturate Kubo's RPC on 2 cores.
+	hasConcurrency = 32
+)
+
+// Store is a chunks.ChunkStore whose chunks are blocks in a Kubo node.
+type Store struct {
+	node *ipfsnode.Node
+	be   backend
+	rf   *rootFile
+	id   string
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.RWMutex
+	pending map[chunks.Hash][]byte // put, not yet written to the node
+	root    chunks.Hash
+	closed  bool
+
+	commitMu sync.Mutex // one Commit or flush at a time per store
+	cache    *cache
+
+	st storeStats
+}
+
+var _ chunks.ChunkStore = (*Store)(nil)
+
+type storeStats struct {
+	gets, misses, hits, bytesRead, has, puts, bytesPut, flushes, written, commits, casFailures atomic.Int64
+}
+
+// Open opens the store whose state lives in opts.Dir on the Kubo node n. It
+// makes sure the persisted root is pinned and removes pins of older roots
+// that a crash may have left. The caller keeps ownership of n.
+func Open(ctx context.Context, n *ipfsnode.Node, opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("cannot open IPFS chunk store: no state directory")
+	}
+	if opts.CacheBytes <= 0 {
+		opts.CacheBytes = defaultCacheBytes
+	}
+	if opts.FetchTimeout == 0 {
+		opts.FetchTimeout = defaultFetchTimeout
+	}
+	if opts.FlushChunks <= 0 {
+		opts.FlushChunks = defaultFlushChunks
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	rf, st, err := openRootFile(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open IPFS chunk store: %w", err)
+	}
+	s := &Store{
+		node:    n,
+		be:      newBackend(n),
+		rf:      rf,
+		id:      st.ID,
+		opts:    opts,
+		log:     opts.Logger.With("store", opts.Dir),
+		pending: make(map[chunks.Hash][]byte),
+		root:    st.Root,
+		cache:   newCache(opts.CacheBytes),
+	}
+	if err := s.reconcilePins(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// pinName names the recursive pin of this database's root in Kubo.
+func (s *Store) pinName() string { return "noms-ipfs/" + s.id }
+
+// reconcilePins repairs what a crash during Commit can leave: the root
+// not pinned yet, or the previous root still pinned.
+func (s *Store) reconcilePins(ctx context.Context) error {
+	return s.rf.locked(func() error {
+		st, err := s.rf.read()
+		if err != nil {
+			return err
+		}
+		pins, err := s.be.pinned(ctx, s.pinName())
+		if err != nil {
+			return err
+		}
+		root := cidOf(st.Root)
+		rootPinned := false
+		for _, p := range pins {
+			if p == root {
+				rootPinned = true
+				continue
+			}
+			if err := s.be.unpin(ctx, p); err != nil {
+				return err
+			}
+			s.log.Debug("removed stale root pin", "cid", p)
+		}
+		if root.Defined() && !rootPinned {
+			if ok, err := s.be.has(ctx, root); err != nil {
+				return err
+			} else if !ok {
+				return fmt.Errorf("cannot open IPFS chunk store: root %s (%s): %w", st.Root, root, ErrWrongNode)
+			}
+			if err := s.be.persist(ctx, nil, cid.Undef, root, s.pinName()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func cidOf(h chunks.Hash) cid.Cid {
+	if h.IsEmpty() {
+		return cid.Undef
+	}
+	return HashToCID(h)
+}
+
+// Node returns the Kubo node the store uses.
+func (s *Store) Node() *ipfsnode.Node { return s.node }
+
+func (s *Store) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return chunks.ErrClosed
+	}
+	return nil
+}
+
+// Get implements chunks.ChunkStore. A chunk the local node lacks is asked
+// of the network for up to Options.FetchTimeout. Data from the node is
+// verified against its hash: Kubo does not re-hash blocks it reads from its
+// own disk.
+func (s *Store) Get(ctx context.Context, h chunks.Hash) (chunks.Chunk, error) {
+	if err := s.check(ctx); err != nil {
+		return chunks.Chunk{}, err
+	}
+	s.st.gets.Add(1)
+	if d, ok := s.memory(h); ok {
+		s.st.hits.Add(1)
+		return chunks.NewChunkWithHash(h, d), nil
+	}
+	d, err := s.read(ctx, h)
+	if err != nil {
+		if errors.Is(err, chunks.ErrNotFound) {
+			s.st.misses.Add(1)
+		}
+		return chunks.Chunk{}, err
+	}
+	return chunks.NewChunkWithHash(h, d), nil
+}
+
+// memory returns h's data from the pending batch or the cache.
+func (s *Store) memory(h chunks.Hash) ([]byte, bool) {
+	s.mu.RLock()
+	d, ok := s.pending[h]
+	s.mu.RUnlock()
+	if ok {
+		return d, true
+	}
+	return s.cache.get(h)
+}
+
+// read fetches h from the node (then the network), verifies and caches it.
+func (s *Store) read(ctx context.Context, h chunks.Hash) ([]byte, error) {
+	c := HashToCID(h)
+	d, err := s.be.getLocal(ctx, c)
+	if err != nil && isNotFound(err) && s.opts.FetchTimeout > 0 {
+		fctx, cancel := context.WithTimeout(ctx, s.opts.FetchTimeout)
+		d, err = s.be.fetch(fctx, c)
+		cancel()
+		if err != nil && ctx.Err() == nil && fctx.Err() != nil {
+			return nil, fmt.Errorf("cannot get chunk %s (%s): not in the node, nor found on the network within %s: %w", h, c, s.opts.FetchTimeout, chunks.ErrNotFound)
+		}
+	}
+	if err != nil {
+		if isNotFound(err) {
+			return nil, fmt.Errorf("cannot get chunk %s (%s): %w", h, c, chunks.ErrNotFound)
+		}
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, fmt.Errorf("cannot get chunk %s (%s): %w", h, c, err)
+	}
+	if err := chunks.NewChunkWithHash(h, d).Verify(); err != nil {
+		return nil, fmt.Errorf("cannot get chunk %s (%s): %w", h, c, err)
+	}
+	s.st.bytesRead.Add(int64(len(d)))
+	s.cache.add(h, d)
+	return d, nil
+}
+
+// GetMany implements chunks.ChunkStore, fetching up to 16 chunks at once.
+func (s *Store) GetMany(ctx context.Context, hashes []chunks.Hash, found func(chunks.Chunk) error) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	deliver := func(c chunks.Chunk) error {
+		mu.Lock()
+		defer mu.Unlock()
+		return found(c)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	seen := make(chunks.HashSet, len(hashes))
+	for _, h := range hashes {
+		if seen.Has(h) {
+			continue
+		}
+		seen.Insert(h)
+		s.st.gets.Add(1)
+		if d, ok := s.memory(h); ok {
+			s.st.hits.Add(1)
+			if err := deliver(chunks.NewChunkWithHash(h, d)); err != nil {
+				_ = g.Wait()
+				return err
+			}
+			continue
+		}
+		g.Go(func() error {
+			d, err := s.read(gctx, h)
+			if errors.Is(err, chunks.ErrNotFound) {
+				s.st.misses.Add(1)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			return deliver(chunks.NewChunkWithHash(h, d))
+		})
+	}
+	return g.Wait()
+}
+
+// Has implements chunks.ChunkStore; it asks only the local node.
+func (s *Store) Has(ctx context.Context, h chunks.Hash) (bool, error) {
+	absent, err := s.HasMany(ctx, []chunks.Hash{h})
+	if err != nil {
+		return false, err
+	}
+	return !absent.Has(h), nil
+}
+
+// HasMany implements chunks.ChunkStore. Hashes known from this store's own
+// writes and reads are answered from memory; the rest are asked of the
+// local node only, concurrently.
+func (s *Store) HasMany(ctx context.Context, hashes []chunks.Hash) (chunks.HashSet, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	s.st.has.Add(int64(len(hashes)))
+	absent := chunks.HashSet{}
+	var ask []chunks.Hash
+	s.mu.RLock()
+	for _, h := range hashes {
+		if _, ok := s.pending[h]; ok {
+			continue
+		}
+		if !h.IsEmpty() && s.cache.has(h) {
+			continue
+		}
+		if !absent.Has(h) {
+			absent.Insert(h)
+			ask = append(ask, h)
+		}
+	}
+	s.mu.RUnlock()
+	if len(ask) == 0 {
+		return absent, nil
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(hasConcurrency)
+	for _, h := range ask {
+		if h.IsEmpty() {
+			continue // the zero hash names no chunk
+		}
+		g.Go(func() error {
+			ok, err := s.be.has(gctx, HashToCID(h))
+			if err != nil {
+				return fmt.Errorf("cannot check chunk %s: %w", h, err)
+			}
+			if ok {
+				s.cache.add(h, nil)
+				mu.Lock()
+				delete(absent, h)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, err
+	}
+	return absent, nil
+}
+
+// Put implements chunks.ChunkStore. Chunks must be valid DAG-CBOR, the
+// format every chunk has so IPFS can follow the links between them. Put
+// queues; once Options.FlushChunks are queued it writes them to the node.
+func (s *Store) Put(ctx context.Context, c chunks.Chunk) error {
+	if err := chunks.CheckPut(c); err != nil {
+		return err
+	}
+	if err := dagcbor.Validate(c.Data()); err != nil {
+		return fmt.Errorf("cannot put chunk %s: %w: %w", c.Hash(), chunks.ErrInvalidChunk, err)
+	}
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.st.puts.Add(1)
+	s.st.bytesPut.Add(int64(c.Size()))
+	s.mu.Lock()
+	s.pending[c.Hash()] = c.Data()
+	full := len(s.pending) >= s.opts.FlushChunks
+	s.mu.Unlock()
+	if full {
+		return s.Flush(ctx)
+	}
+	return nil
+}
+
+// Flush writes every pending chunk to the node without moving the root.
+// Until a Commit makes a root that reaches them, the node's garbage
+// collector may remove them.
+func (s *Store) Flush(ctx context.Context) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	return s.writeBatches(ctx, s.pendingBlocks(), cid.Undef, cid.Undef)
+}
+
+// pendingBlocks returns the pending chunks as blocks. They stay pending
+// (readable) until written.
+func (s *Store) pendingBlocks() []blocks.Block {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	blks := make([]blocks.Block, 0, len(s.pending))
+	for h, d := range s.pending {
+		b, _ := blocks.NewBlockWithCid(d, HashToCID(h))
+		blks = append(blks, b)
+	}
+	return blks
+}
+
+// writeBatches writes blks in batches of the backend's size; the last call
+// (made even when blks is empty) also moves the root pin from -> to. Each
+// written batch leaves pending.
+func (s *Store) writeBatches(ctx context.Context, blks []blocks.Block, from, to cid.Cid) error {
+	n := s.be.batchSize()
+	for {
+		batch := blks[:min(n, len(blks))]
+		blks = blks[len(batch):]
+		last := len(blks) == 0
+		var err error
+		if last {
+			err = s.be.persist(ctx, batch, from, to, s.pinName())
+		} else {
+			err = s.be.persist(ctx, batch, cid.Undef, cid.Undef, "")
+		}
+		if err != nil {
+			return err
+		}
+		s.written(batch)
+		if last {
+			return nil
+		}
+	}
+}
+
+// written moves a written batch from pending to the cache.
+func (s *Store) written(batch []blocks.Block) {
+	if len(batch) == 0 {
+		return
+	}
+	s.st.flushes.Add(1)
+	s.st.written.Add(int64(len(batch)))
+	s.mu.Lock()
+	for _, b := range batch {
+		h, _ := CIDToHash(b.Cid())
+		delete(s.pending, h)
+	}
+	s.mu.Unlock()
+	for _, b := range batch {
+		h, _ := CIDToHash(b.Cid())
+		s.cache.add(h, b.RawData())
+	}
+}
+
+// Root implements chunks.ChunkStore.
+func (s *Store) Root(ctx context.Context) (chunks.Hash, error) {
+	if err := s.check(ctx); err != nil {
+		return chunks.Hash{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.root, nil
+}
+
+// Rebase implements chunks.ChunkStore.
+func (s *Store) Rebase(ctx context.Context) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	st, err := s.rf.read()
+	if err != nil {
+		return fmt.Errorf("cannot rebase: %w", err)
+	}
+	s.mu.Lock()
+	s.root = st.Root
+	s.mu.Unlock()
+	return nil
+}
+
+// Commit implements chunks.ChunkStore. Pending chunks are written first,
+// then, under a lock shared with every process on the same state directory,
+// the new root is pinned (its old pin kept), the root file replaced
+// atomically, and only then the old root unpinned. A crash at any step
+// leaves the last committed root readable and pinned; the next Open
+// removes a leftover pin.
+func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if !current.IsEmpty() {
+		ok, err := s.Has(ctx, current)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("cannot commit root %s: %w", current, chunks.ErrNotFound)
+		}
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	blks := s.pendingBlocks()
+	var persisted chunks.Hash
+	err := s.rf.locked(func() error {
+		st, err := s.rf.read()
+		if err != nil {
+			return err
+		}
+		persisted = st.Root
+		if st.Root != last {
+			// Lost the race: the chunks still become durable, as promised.
+			if err := s.writeBatches(ctx, blks, cid.Undef, cid.Undef); err != nil {
+				return err
+			}
+			return chunks.ErrOptimisticLock
+		}
+		if err := s.writeBatches(ctx, blks, cidOf(last), cidOf(current)); err != nil {
+			return err
+		}
+		if current == last {
+			return nil
+		}
+		st.Root = current
+		if err := s.rf.write(st); err != nil {
+			return err
+		}
+		persisted = current
+		if !last.IsEmpty() {
+			// The new root is durable; failing to drop the old pin only
+			// keeps more data than needed until the next Open.
+			if err := s.be.unpin(ctx, cidOf(last)); err != nil {
+				s.log.Warn("cannot unpin previous root", "root", last, "err", err)
+			}
+		}
+		return nil
+	})
+	s.mu.Lock()
+	if err == nil || errors.Is(err, chunks.ErrOptimisticLock) {
+		s.root = persisted
+	}
+	s.mu.Unlock()
+	switch {
+	case err == nil:
+		s.st.commits.Add(1)
+		return nil
+	case errors.Is(err, chunks.ErrOptimisticLock):
+		s.st.casFailures.Add(1)
+		return fmt.Errorf("cannot move root from %s to %s (root is %s): %w", last, current, persisted, chunks.ErrOptimisticLock)
+	default:
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		return fmt.Errorf("cannot commit root %s: %w", current, err)
+	}
+}
+
+// Stats implements chunks.ChunkStore.
+func (s *Store) Stats() chunks.Stats {
+	s.mu.RLock()
+	pending := len(s.pending)
+	s.mu.RUnlock()
+	return chunks.Stats{
+		Gets:        s.st.gets.Load(),
+		GetMisses:   s.st.misses.Load(),
+		CacheHits:   s.st.hits.Load(),
+		BytesRead:   s.st.bytesRead.Load(),
+		Has:         s.st.has.Load(),
+		Puts:        s.st.puts.Load(),
+		BytesPut:    s.st.bytesPut.Load(),
+		Pending:     int64(pending),
+		Flushes:     s.st.flushes.Load(),
+		Written:     s.st.written.Load(),
+		Commits:     s.st.commits.Load(),
+		CASFailures: s.st.casFailures.Load(),
+	}
+}
+
+// CacheBytes returns the memory the read cache holds.
+func (s *Store) CacheBytes() int64 { return s.cache.bytes() }
+
+// Close implements chunks.ChunkStore. Pending chunks are dropped; the Kubo
+// node stays open (its owner closes it).
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.pending = nil
+	return nil
+}

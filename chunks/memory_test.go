@@ -15,7 +15,7 @@ func (memoryHarness) NewStorage(testing.TB) chunkstest.Storage {
 	return memoryStorage{chunks.NewMemoryStorage()}
 }
 
-func (m memoryStorage) Open(testing.TB) chunks.ChunkStore       { return m.s.NewStore() }
+func (m memoryStorage) Open(testing.TB) chunks.ChunkStore   { return m.s.NewStore() }
 func (m memoryStorage) Corrupt(_ testing.TB, h chunks.Hash) { m.s.Corrupt(h) }
 
 func TestMemoryStoreConformance(t *testing.T) { chunkstest.Run(t, memoryHarness{}) }

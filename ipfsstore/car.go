@@ -14,9 +14,9 @@ import (
 func appendCARv1(buf []byte, root cid.Cid, blks []blocks.Block) []byte {
 	rb := root.Bytes()
 	var hdr []byte
-	hdr = append(hdr, 0xa2)                       // map(2), keys in length-first order
+	hdr = append(hdr, 0xa2)                          // map(2), keys in length-first order
 	hdr = append(hdr, 0x65, 'r', 'o', 'o', 't', 's') // "roots"
-	hdr = append(hdr, 0x81, 0xd8, 0x2a)           // array(1), tag(42)
+	hdr = append(hdr, 0x81, 0xd8, 0x2a)              // array(1), tag(42)
 	hdr = appendCBORBytesHeader(hdr, len(rb)+1)
 	hdr = append(hdr, 0x00) // multibase identity prefix of binary CIDs in DAG-CBOR
 	hdr = append(hdr, rb...)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/ipfs/boxo/path"
 	blocks "github.com/ipfs/go-block-format"
@@ -19,12 +20,19 @@ import (
 
 // rpcBackend talks to a Kubo daemon over HTTP. Writes go as one CARv1
 // stream per batch to dag/import, Kubo's fastest ingest path (it also
-// re-hashes every block and checks it is valid DAG-CBOR). An import cannot
-// hold the daemon's pin lock until the pin moves, so a garbage collection
-// between the two could drop fresh blocks; the pin move runs offline and
-// would then fail on the missing block, and persist writes the batch again
-// and retries, so a root is never pinned with holes.
+// re-hashes every block and checks it is valid DAG-CBOR).
+//
+// An import cannot hold the daemon's pin lock until the pin moves, so a
+// garbage collection between the two could drop fresh blocks. Kubo's pinner
+// then asks the network for them (its --offline flag does not reach the
+// pinner), so the pin move is bounded by pinTimeout, after which the batch
+// is written again and the move retried once. The store has already checked
+// that every link resolves, so a pin move waits only in that race.
 type rpcBackend struct{ n *ipfsnode.Node }
+
+// pinTimeout bounds one pin move over RPC. Moves walk only what changed
+// since the last root, so even large commits take seconds.
+var pinTimeout = 5 * time.Minute
 
 func (b *rpcBackend) batchSize() int { return 4096 }
 
@@ -36,7 +44,7 @@ func (b *rpcBackend) persist(ctx context.Context, blks []blocks.Block, from, to 
 		return nil
 	}
 	err := b.movePin(ctx, from, to, name)
-	if err != nil && isNotFound(err) && len(blks) > 0 {
+	if err != nil && ctx.Err() == nil && len(blks) > 0 {
 		if err := b.importCAR(ctx, blks); err != nil {
 			return err
 		}
@@ -74,6 +82,8 @@ func (b *rpcBackend) importCAR(ctx context.Context, blks []blocks.Block) error {
 }
 
 func (b *rpcBackend) movePin(ctx context.Context, from, to cid.Cid, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, pinTimeout)
+	defer cancel()
 	pin := b.n.OfflineAPI().Pin()
 	if from.Defined() {
 		err := pin.Update(ctx, path.FromCid(from), path.FromCid(to), options.Pin.Unpin(false))
@@ -159,8 +169,10 @@ func readBlock(ctx context.Context, api iface.CoreAPI, c cid.Cid) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	// client/rpc fills a bytes.Buffer whose array is up to twice the block;
+	// an exact copy keeps the read cache's memory bound honest.
 	if buf, ok := r.(*bytes.Buffer); ok {
-		return buf.Bytes(), nil
+		return bytes.Clone(buf.Bytes()), nil
 	}
 	return io.ReadAll(r)
 }

@@ -60,7 +60,7 @@ func (c *cache) has(h chunks.Hash) bool {
 
 // add records h, with its data if data is not nil.
 func (c *cache) add(h chunks.Hash, data []byte) {
-	cost := int64(len(data)) + entryOverhead
+	cost := int64(cap(data)) + entryOverhead
 	if cost > c.max {
 		return
 	}
@@ -70,7 +70,7 @@ func (c *cache) add(h chunks.Hash, data []byte) {
 		ent := e.Value.(*cacheEntry)
 		if ent.data == nil && data != nil {
 			ent.data = data
-			c.size += int64(len(data))
+			c.size += int64(cap(data))
 		}
 		c.ll.MoveToFront(e)
 	} else {
@@ -82,7 +82,7 @@ func (c *cache) add(h chunks.Hash, data []byte) {
 		ent := e.Value.(*cacheEntry)
 		c.ll.Remove(e)
 		delete(c.items, ent.h)
-		c.size -= int64(len(ent.data)) + entryOverhead
+		c.size -= int64(cap(ent.data)) + entryOverhead
 	}
 }
 

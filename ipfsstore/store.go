@@ -56,8 +56,11 @@ type Store struct {
 
 	mu      sync.RWMutex
 	pending map[chunks.Hash][]byte // put, not yet written to the node
-	root    chunks.Hash
-	closed  bool
+	// unresolved are links of put chunks to chunks neither put nor known
+	// to be in the node; a root may move only once all are found.
+	unresolved map[cid.Cid]struct{}
+	root       chunks.Hash
+	closed     bool
 
 	commitMu sync.Mutex // one Commit or flush at a time per store
 	cache    *cache
@@ -95,15 +98,16 @@ func Open(ctx context.Context, n *ipfsnode.Node, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("cannot open IPFS chunk store: %w", err)
 	}
 	s := &Store{
-		node:    n,
-		be:      newBackend(n),
-		rf:      rf,
-		id:      st.ID,
-		opts:    opts,
-		log:     opts.Logger.With("store", opts.Dir),
-		pending: make(map[chunks.Hash][]byte),
-		root:    st.Root,
-		cache:   newCache(opts.CacheBytes),
+		node:       n,
+		be:         newBackend(n),
+		rf:         rf,
+		id:         st.ID,
+		opts:       opts,
+		log:        opts.Logger.With("store", opts.Dir),
+		pending:    make(map[chunks.Hash][]byte),
+		unresolved: make(map[cid.Cid]struct{}),
+		root:       st.Root,
+		cache:      newCache(opts.CacheBytes),
 	}
 	if err := s.reconcilePins(ctx); err != nil {
 		return nil, err
@@ -126,11 +130,11 @@ func (s *Store) reconcilePins(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		root := cidOf(st.Root)
-		rootPinned := false
+		want := rootPinCID(s.id, st.Root)
+		pinned := false
 		for _, p := range pins {
-			if p == root {
-				rootPinned = true
+			if p == want {
+				pinned = true
 				continue
 			}
 			if err := s.be.unpin(ctx, p); err != nil {
@@ -138,25 +142,17 @@ func (s *Store) reconcilePins(ctx context.Context) error {
 			}
 			s.log.Debug("removed stale root pin", "cid", p)
 		}
-		if root.Defined() && !rootPinned {
-			if ok, err := s.be.has(ctx, root); err != nil {
-				return err
-			} else if !ok {
-				return fmt.Errorf("cannot open IPFS chunk store: root %s (%s): %w", st.Root, root, ErrWrongNode)
-			}
-			if err := s.be.persist(ctx, nil, cid.Undef, root, s.pinName()); err != nil {
-				return err
-			}
+		if st.Root.IsEmpty() || pinned {
+			return nil
 		}
-		return nil
+		if ok, err := s.be.has(ctx, HashToCID(st.Root)); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("cannot open IPFS chunk store: root %s (%s): %w", st.Root, HashToCID(st.Root), ErrWrongNode)
+		}
+		pb := rootPinBlock(s.id, st.Root)
+		return s.be.persist(ctx, []blocks.Block{pb}, cid.Undef, pb.Cid(), s.pinName())
 	})
-}
-
-func cidOf(h chunks.Hash) cid.Cid {
-	if h.IsEmpty() {
-		return cid.Undef
-	}
-	return HashToCID(h)
 }
 
 // Node returns the Kubo node the store uses.
@@ -188,6 +184,10 @@ func (s *Store) Get(ctx context.Context, h chunks.Hash) (chunks.Chunk, error) {
 		s.st.hits.Add(1)
 		return chunks.NewChunkWithHash(h, d), nil
 	}
+	if h.IsEmpty() {
+		s.st.misses.Add(1)
+		return chunks.Chunk{}, fmt.Errorf("cannot get chunk: the zero hash names no chunk: %w", chunks.ErrNotFound)
+	}
 	d, err := s.read(ctx, h)
 	if err != nil {
 		if errors.Is(err, chunks.ErrNotFound) {
@@ -216,8 +216,9 @@ func (s *Store) read(ctx context.Context, h chunks.Hash) ([]byte, error) {
 	if err != nil && isNotFound(err) && s.opts.FetchTimeout > 0 {
 		fctx, cancel := context.WithTimeout(ctx, s.opts.FetchTimeout)
 		d, err = s.be.fetch(fctx, c)
+		timedOut := err != nil && ctx.Err() == nil && errors.Is(fctx.Err(), context.DeadlineExceeded)
 		cancel()
-		if err != nil && ctx.Err() == nil && fctx.Err() != nil {
+		if timedOut {
 			return nil, fmt.Errorf("cannot get chunk %s (%s): not in the node, nor found on the network within %s: %w", h, c, s.opts.FetchTimeout, chunks.ErrNotFound)
 		}
 	}
@@ -354,7 +355,12 @@ func (s *Store) Put(ctx context.Context, c chunks.Chunk) error {
 	if err := chunks.CheckPut(c); err != nil {
 		return err
 	}
-	if err := dagcbor.Validate(c.Data()); err != nil {
+	var links []cid.Cid
+	err := dagcbor.Links(c.Data(), func(l cid.Cid) error {
+		links = append(links, l)
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("cannot put chunk %s: %w: %w", c.Hash(), chunks.ErrInvalidChunk, err)
 	}
 	if err := s.check(ctx); err != nil {
@@ -364,12 +370,68 @@ func (s *Store) Put(ctx context.Context, c chunks.Chunk) error {
 	s.st.bytesPut.Add(int64(c.Size()))
 	s.mu.Lock()
 	s.pending[c.Hash()] = c.Data()
+	delete(s.unresolved, HashToCID(c.Hash()))
+	for _, l := range links {
+		if h, err := CIDToHash(l); err == nil {
+			if _, ok := s.pending[h]; ok || s.cache.has(h) {
+				continue
+			}
+		}
+		s.unresolved[l] = struct{}{}
+	}
 	full := len(s.pending) >= s.opts.FlushChunks
 	s.mu.Unlock()
 	if full {
 		return s.Flush(ctx)
 	}
 	return nil
+}
+
+// resolveLinks checks that every link of the chunks put so far reaches a
+// chunk that is pending or in the node, so that no root with a hole is
+// pinned (Kubo would wait on the network for the hole forever). It returns
+// the links it found, to be forgotten once the root has moved.
+func (s *Store) resolveLinks(ctx context.Context) ([]cid.Cid, error) {
+	s.mu.RLock()
+	var ask, all []cid.Cid
+	for l := range s.unresolved {
+		all = append(all, l)
+		if h, err := CIDToHash(l); err == nil {
+			if _, ok := s.pending[h]; ok || s.cache.has(h) {
+				continue
+			}
+		}
+		ask = append(ask, l)
+	}
+	s.mu.RUnlock()
+	var mu sync.Mutex
+	var missing []cid.Cid
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(hasConcurrency)
+	for _, l := range ask {
+		g.Go(func() error {
+			ok, err := s.be.has(gctx, l)
+			if err != nil {
+				return fmt.Errorf("cannot check link %s: %w", l, err)
+			}
+			if h, err := CIDToHash(l); ok && err == nil {
+				s.cache.add(h, nil)
+			}
+			if !ok {
+				mu.Lock()
+				missing = append(missing, l)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%d linked chunks are neither put nor in the node, e.g. %s: %w", len(missing), missing[0], chunks.ErrNotFound)
+	}
+	return all, nil
 }
 
 // Flush writes every pending chunk to the node without moving the root.
@@ -381,7 +443,7 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	return s.writeBatches(ctx, s.pendingBlocks(), cid.Undef, cid.Undef)
+	return s.writeBatches(ctx, s.pendingBlocks(), cid.Undef, cid.Undef, nil)
 }
 
 // pendingBlocks returns the pending chunks as blocks. They stay pending
@@ -398,9 +460,9 @@ func (s *Store) pendingBlocks() []blocks.Block {
 }
 
 // writeBatches writes blks in batches of the backend's size; the last call
-// (made even when blks is empty) also moves the root pin from -> to. Each
-// written batch leaves pending.
-func (s *Store) writeBatches(ctx context.Context, blks []blocks.Block, from, to cid.Cid) error {
+// (made even when blks is empty) also writes pin, if any, and moves the root
+// pin from -> to. Each written batch leaves pending.
+func (s *Store) writeBatches(ctx context.Context, blks []blocks.Block, from, to cid.Cid, pin blocks.Block) error {
 	n := s.be.batchSize()
 	for {
 		batch := blks[:min(n, len(blks))]
@@ -408,7 +470,11 @@ func (s *Store) writeBatches(ctx context.Context, blks []blocks.Block, from, to 
 		last := len(blks) == 0
 		var err error
 		if last {
-			err = s.be.persist(ctx, batch, from, to, s.pinName())
+			write := batch
+			if pin != nil {
+				write = append(batch[:len(batch):len(batch)], pin)
+			}
+			err = s.be.persist(ctx, write, from, to, s.pinName())
 		} else {
 			err = s.be.persist(ctx, batch, cid.Undef, cid.Undef, "")
 		}
@@ -487,6 +553,13 @@ func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	var resolved []cid.Cid
+	if current != last {
+		var err error
+		if resolved, err = s.resolveLinks(ctx); err != nil {
+			return fmt.Errorf("cannot commit root %s: %w", current, err)
+		}
+	}
 	blks := s.pendingBlocks()
 	var persisted chunks.Hash
 	err := s.rf.locked(func() error {
@@ -497,16 +570,20 @@ func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 		persisted = st.Root
 		if st.Root != last {
 			// Lost the race: the chunks still become durable, as promised.
-			if err := s.writeBatches(ctx, blks, cid.Undef, cid.Undef); err != nil {
+			if err := s.writeBatches(ctx, blks, cid.Undef, cid.Undef, nil); err != nil {
 				return err
 			}
 			return chunks.ErrOptimisticLock
 		}
-		if err := s.writeBatches(ctx, blks, cidOf(last), cidOf(current)); err != nil {
-			return err
-		}
 		if current == last {
-			return nil
+			return s.writeBatches(ctx, blks, cid.Undef, cid.Undef, nil)
+		}
+		var pin blocks.Block
+		if !current.IsEmpty() {
+			pin = rootPinBlock(s.id, current)
+		}
+		if err := s.writeBatches(ctx, blks, rootPinCID(s.id, last), rootPinCID(s.id, current), pin); err != nil {
+			return err
 		}
 		st.Root = current
 		if err := s.rf.write(st); err != nil {
@@ -516,12 +593,19 @@ func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 		if !last.IsEmpty() {
 			// The new root is durable; failing to drop the old pin only
 			// keeps more data than needed until the next Open.
-			if err := s.be.unpin(ctx, cidOf(last)); err != nil {
+			if err := s.be.unpin(ctx, rootPinCID(s.id, last)); err != nil {
 				s.log.Warn("cannot unpin previous root", "root", last, "err", err)
 			}
 		}
 		return nil
 	})
+	if err == nil && len(resolved) > 0 {
+		s.mu.Lock()
+		for _, l := range resolved {
+			delete(s.unresolved, l)
+		}
+		s.mu.Unlock()
+	}
 	s.mu.Lock()
 	if err == nil || errors.Is(err, chunks.ErrOptimisticLock) {
 		s.root = persisted
@@ -537,6 +621,9 @@ func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 	default:
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
+		}
+		if isNotFound(err) && !errors.Is(err, chunks.ErrNotFound) {
+			err = fmt.Errorf("%w: %w", chunks.ErrNotFound, err)
 		}
 		return fmt.Errorf("cannot commit root %s: %w", current, err)
 	}

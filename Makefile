@@ -1,0 +1,44 @@
+# noms-ipfs: `make test` is the whole test suite (CI runs exactly it), `make bench`
+# the performance figures. Everything the tests need, Kubo included, is built here
+# from the Go module proxy.
+
+GO        ?= go
+PKGS      := ./...
+# The race detector runs on the whole suite: most of the code is concurrent.
+TESTFLAGS ?= -race -count=1 -timeout 15m
+FUZZTIME  ?= 10s
+BENCHTIME ?= 3x
+
+.PHONY: all build kubo test lint fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -o noms-ipfs ./cmd/noms-ipfs
+
+# Kubo v0.42.0 (pinned by go.mod's tool directive) into .bin/ipfs; instant when built.
+kubo:
+	./scripts/install-kubo.sh
+
+lint:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+# A short run of every fuzz target on top of their seed corpora (which the
+# plain test run replays anyway).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) ./dagcbor
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./chunks
+
+test: kubo lint
+	$(GO) test $(TESTFLAGS) $(PKGS)
+	$(MAKE) fuzz
+
+# Benchmarks print noms-ipfs beside raw Kubo doing the same work. Kubo repos go
+# to $$TMPDIR: TMPDIR=/dev/shm measures CPU cost without the disk.
+bench: kubo
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./chunks/ ./dagcbor/ ./ipfsstore/
+
+clean:
+	rm -f noms-ipfs

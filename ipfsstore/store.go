@@ -245,10 +245,14 @@ func (s *Store) GetMany(ctx context.Context, hashes []chunks.Hash, found func(ch
 		return err
 	}
 	var mu sync.Mutex
+	var stopped error // once found fails, it is not called again
 	deliver := func(c chunks.Chunk) error {
 		mu.Lock()
 		defer mu.Unlock()
-		return found(c)
+		if stopped == nil {
+			stopped = found(c)
+		}
+		return stopped
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)

@@ -3,8 +3,10 @@
 // every storage backend meets: immutable chunks plus one root moved by
 // compare-and-swap. It also holds an in-memory store.
 //
-// It knows nothing of values, IPFS or the network: the data model builds on
-// it, and package ipfsstore implements it on Kubo. The single definition of
+// It knows nothing of values or the network: the data model builds on it, and
+// package ipfsstore implements it on Kubo. It does name each chunk by a CID
+// (Hash.CID), because chunks link to each other by CID so that IPFS can
+// follow the links. The single definition of
 // what a ChunkStore must do is the conformance suite in chunks/chunkstest,
 // which every implementation runs.
 //

@@ -24,3 +24,7 @@ var ErrHashMismatch = errors.New("chunk data does not match its hash")
 var ErrClosed = errors.New("chunk store is closed")
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// ErrForeignCID is returned when a CID is not of the form chunks are named by
+// (CIDv1, dag-cbor, sha2-512 truncated to 20 bytes).
+var ErrForeignCID = errors.New("CID is not a noms-ipfs chunk CID")

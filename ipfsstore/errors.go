@@ -1,10 +1,14 @@
 package ipfsstore
 
-import "errors"
+import (
+	"errors"
 
-// ErrForeignCID is returned when a CID is not of the form chunks are stored
-// under (CIDv1, dag-cbor, sha2-512 truncated to 20 bytes).
-var ErrForeignCID = errors.New("CID is not a noms-ipfs chunk CID")
+	"github.com/noms-ipfs/noms-ipfs/chunks"
+)
+
+// ErrForeignCID is chunks.ErrForeignCID: a CID not of the form chunks are
+// stored under.
+var ErrForeignCID = chunks.ErrForeignCID
 
 // ErrWrongNode is returned by Open when the persisted root is not in the
 // Kubo node: the state directory belongs to another node, or the node lost data.

@@ -22,6 +22,7 @@ const (
 	exitError    = 1 // the command failed
 	exitUsage    = 2 // bad flags or arguments
 	exitNotFound = 3 // a chunk or root was not found
+	// exitConflict (4, merge.go): a merge left conflicts unresolved.
 )
 
 func main() {
@@ -42,6 +43,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitOK
 	}
 	fmt.Fprintln(cmd.ErrOrStderr(), "noms-ipfs:", err)
+	if code, ok := exitCodeOf(err); ok {
+		return code
+	}
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):

@@ -114,6 +114,7 @@ starts an embedded Kubo node in <home>/kubo when no daemon is found or
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	opts.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(newPutCommand(opts), newGetCommand(opts), newStatusCommand(opts), newVersionCommand(opts))
+	cmd.AddCommand(newMergeCommand(opts))
 	return cmd
 }
 

@@ -1,0 +1,381 @@
+package merge
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/noms-ipfs/noms-ipfs/chunks"
+	"github.com/noms-ipfs/noms-ipfs/db"
+	"github.com/noms-ipfs/noms-ipfs/value"
+)
+
+// Outcome says what merging two commits amounted to.
+type Outcome int
+
+const (
+	// UpToDate: theirs is ours or an ancestor of it; nothing to do.
+	UpToDate Outcome = iota + 1
+	// FastForward: ours is an ancestor of theirs, which is the result; no
+	// merge commit is written.
+	FastForward
+	// Merged: the histories diverged and a merge commit was written.
+	Merged
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case UpToDate:
+		return "up-to-date"
+	case FastForward:
+		return "fast-forward"
+	case Merged:
+		return "merged"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Result is the outcome of merging two commits.
+type Result struct {
+	Outcome Outcome
+	// Commit is the result: ours (UpToDate), theirs (FastForward) or the
+	// new merge commit (Merged).
+	Commit db.Commit
+	// Bases are the merge bases the values were merged from (Merged
+	// only): the common ancestors that no other common ancestor descends
+	// from, sorted by hash. Empty if the histories never meet.
+	Bases []chunks.Hash
+}
+
+// Commits merges commit theirs into commit ours. If one descends from the
+// other the result is that one, and nothing is written. Otherwise the two
+// values are merged (Values) from their common ancestry, and a merge
+// commit with parents ours and theirs is written, but no dataset head is
+// moved (see Into).
+//
+// The merge commit is deterministic, so that two peers merging the same
+// two heads write byte-identical commits and do not go on merging each
+// other's merges: its parents are sorted (by db), its meta is the empty
+// struct (no time, no author: nothing that differs between peers), and
+// with a symmetric policy such as Deterministic its value does not depend
+// on which side is ours.
+//
+// The ancestor is found as in git's recursive merge: when the histories
+// cross (several common ancestors, none descending from the others), the
+// values of those bases are merged first into a virtual ancestor, with
+// conflicts between them left at their own ancestor's value. Picking just
+// one of them, as Noms did, can make a change look concurrent with the
+// very change it replaced, a spurious conflict that breaks convergence.
+func Commits(ctx context.Context, d *db.Database, ours, theirs chunks.Hash, p Policy) (Result, error) {
+	g := &graph{d: d, commits: map[chunks.Hash]db.Commit{}}
+	oc, err := g.commit(ctx, ours)
+	if err != nil {
+		return Result{}, err
+	}
+	if ours == theirs {
+		return Result{Outcome: UpToDate, Commit: oc}, nil
+	}
+	tc, err := g.commit(ctx, theirs)
+	if err != nil {
+		return Result{}, err
+	}
+	bases, err := g.mergeBases(ctx, []chunks.Hash{ours}, []chunks.Hash{theirs})
+	if err != nil {
+		return Result{}, err
+	}
+	if len(bases) == 1 && bases[0] == theirs {
+		return Result{Outcome: UpToDate, Commit: oc}, nil
+	}
+	if len(bases) == 1 && bases[0] == ours {
+		return Result{Outcome: FastForward, Commit: tc}, nil
+	}
+	anc, err := g.baseValue(ctx, bases, 0)
+	if err != nil {
+		return Result{}, err
+	}
+	v, err := Values(ctx, d.Store(), anc, oc.Value, tc.Value, p)
+	if err != nil {
+		return Result{}, fmt.Errorf("cannot merge %s and %s: %w", ours, theirs, err)
+	}
+	if v == nil {
+		return Result{}, fmt.Errorf("cannot merge %s and %s: %w", ours, theirs, ErrAbsentRoot)
+	}
+	c, err := d.WriteCommit(ctx, v, []chunks.Hash{ours, theirs}, value.Struct{})
+	if err != nil {
+		return Result{}, fmt.Errorf("cannot write merge of %s and %s: %w", ours, theirs, err)
+	}
+	return Result{Outcome: Merged, Commit: c, Bases: bases}, nil
+}
+
+// DefaultAttempts is how many times Into and CommitWithMerge try to move
+// a head that other writers keep moving, unless told otherwise.
+const DefaultAttempts = 32
+
+// Into merges the commit theirs into the dataset: it fast-forwards the
+// head, leaves it alone if it already contains theirs, or writes a merge
+// commit (Commits) and moves the head to it. A dataset without a head is
+// created at theirs. If another writer moves the head meanwhile, Into
+// merges again with the new head, up to DefaultAttempts times. This is
+// the step of the sync loop for one announced head.
+func Into(ctx context.Context, d *db.Database, dataset string, theirs chunks.Hash, p Policy) (Result, error) {
+	return into(ctx, d, dataset, theirs, p, DefaultAttempts, false)
+}
+
+// into merges commit c into the dataset. With cIsOurs, c is the side a
+// policy sees as ours (CommitWithMerge: the application's own change); the
+// outcome is always reported from the dataset's point of view.
+func into(ctx context.Context, d *db.Database, dataset string, c chunks.Hash, p Policy, attempts int, cIsOurs bool) (Result, error) {
+	var last error
+	for range max(attempts, 1) {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
+		var res Result
+		head, err := d.Head(ctx, dataset)
+		switch {
+		case errors.Is(err, db.ErrNoHead):
+			cc, err := d.ReadCommit(ctx, c)
+			if err != nil {
+				return Result{}, err
+			}
+			res = Result{Outcome: FastForward, Commit: cc}
+		case err != nil:
+			return Result{}, err
+		case cIsOurs:
+			if res, err = Commits(ctx, d, c, head.Hash, p); err != nil {
+				return Result{}, err
+			}
+			switch res.Outcome { // seen from c: swap to the dataset's view
+			case UpToDate:
+				res.Outcome = FastForward
+			case FastForward:
+				res.Outcome = UpToDate
+			}
+		default:
+			if res, err = Commits(ctx, d, head.Hash, c, p); err != nil {
+				return Result{}, err
+			}
+		}
+		if res.Outcome == UpToDate {
+			return res, nil
+		}
+		err = d.FastForward(ctx, dataset, res.Commit.Hash)
+		if err == nil {
+			return res, nil
+		}
+		if !errors.Is(err, db.ErrOptimisticLock) && !errors.Is(err, db.ErrMergeNeeded) {
+			return Result{}, err
+		}
+		last = err // the head moved under us: merge with the new one
+	}
+	return Result{}, fmt.Errorf("cannot merge %s into %q: %w: %w", c, dataset, ErrTooManyRetries, last)
+}
+
+// CommitOptions are the optional parts of CommitWithMerge.
+type CommitOptions struct {
+	// Base is the commit the new value was derived from (typically the
+	// head the application read). If the head has moved past it by the
+	// time of the commit, the new value is merged with the head, from
+	// their common ancestry. Zero means the current head whatever it is:
+	// the value then replaces the head's, with no merge.
+	Base chunks.Hash
+	// Meta is the meta of the application's own commit (merge commits
+	// always have the empty meta; see Commits).
+	Meta value.Struct
+	// Attempts bounds the tries when other writers keep moving the head;
+	// 0 means DefaultAttempts.
+	Attempts int
+}
+
+// CommitWithMerge commits v to the dataset as a child of opts.Base and
+// makes it the head, merging with whatever other writers committed since
+// Base: when the head is still Base it is a plain commit; when it moved,
+// the commit of v is merged into it (as Into does: the merge commit has
+// the head and v's commit as parents) with policy p, to which v is ours
+// and the head theirs, retrying when the head moves again meanwhile. Result.Commit is the new head; Outcome is FastForward
+// for a plain commit, Merged if a merge was needed, UpToDate if the head
+// already contained the same commit.
+func CommitWithMerge(ctx context.Context, d *db.Database, dataset string, v value.Value, opts CommitOptions, p Policy) (Result, error) {
+	attempts := opts.Attempts
+	if attempts <= 0 {
+		attempts = DefaultAttempts
+	}
+	if opts.Base.IsEmpty() {
+		// No base: the head at commit time is the parent, and a head that
+		// moves between reading and swapping is simply read again.
+		var last error
+		for range attempts {
+			c, err := d.Commit(ctx, dataset, v, db.CommitOptions{Meta: opts.Meta})
+			if err == nil {
+				return Result{Outcome: FastForward, Commit: c}, nil
+			}
+			if !errors.Is(err, db.ErrOptimisticLock) {
+				return Result{}, err
+			}
+			last = err
+		}
+		return Result{}, fmt.Errorf("cannot commit to %q: %w: %w", dataset, ErrTooManyRetries, last)
+	}
+	own, err := d.WriteCommit(ctx, v, []chunks.Hash{opts.Base}, opts.Meta)
+	if err != nil {
+		return Result{}, err
+	}
+	return into(ctx, d, dataset, own.Hash, p, attempts, true)
+}
+
+// graph reads commits for one merge, each once.
+type graph struct {
+	d       *db.Database
+	commits map[chunks.Hash]db.Commit
+}
+
+func (g *graph) commit(ctx context.Context, h chunks.Hash) (db.Commit, error) {
+	if c, ok := g.commits[h]; ok {
+		return c, nil
+	}
+	c, err := g.d.ReadCommit(ctx, h)
+	if err != nil {
+		return db.Commit{}, err
+	}
+	g.commits[h] = c
+	return c, nil
+}
+
+// Flags of the merge-base walk.
+const (
+	fromOurs uint8 = 1 << iota
+	fromTheirs
+	stale // an ancestor of a merge base already found
+)
+
+// mergeBases returns the commits that both sides (sets of commits) descend
+// from and that no other such commit descends from, sorted by hash.
+//
+// It walks down from both sides at once, tallest commit first. Heights
+// grow from parent to child, so a commit is popped only after every
+// commit above it that reaches it, and its flags are final by then: the
+// first commits found reachable from both sides are bases, and everything
+// below them is marked stale and never reported. The walk stops when only
+// stale commits remain, so it reads little more than the commits above
+// the bases.
+func (g *graph) mergeBases(ctx context.Context, ours, theirs []chunks.Hash) ([]chunks.Hash, error) {
+	flags := map[chunks.Hash]uint8{}
+	q := &commitQueue{}
+	mark := func(h chunks.Hash, f uint8) error {
+		prev := flags[h]
+		flags[h] = prev | f
+		if prev != 0 {
+			return nil // queued already; it sees the new flags when popped
+		}
+		c, err := g.commit(ctx, h)
+		if err != nil {
+			return err
+		}
+		heap.Push(q, c)
+		return nil
+	}
+	for _, h := range ours {
+		if err := mark(h, fromOurs); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range theirs {
+		if err := mark(h, fromTheirs); err != nil {
+			return nil, err
+		}
+	}
+	var bases []chunks.Hash
+	for q.Len() > 0 && q.active(flags) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c := heap.Pop(q).(db.Commit)
+		f := flags[c.Hash]
+		if f&(fromOurs|fromTheirs) == fromOurs|fromTheirs && f&stale == 0 {
+			bases = append(bases, c.Hash)
+			f |= stale
+			flags[c.Hash] = f
+		}
+		for _, p := range c.Parents {
+			if err := mark(p, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	slices.SortFunc(bases, chunks.Hash.Compare)
+	return bases, nil
+}
+
+// maxBaseDepth bounds the recursion of virtual ancestors: each level works
+// on strictly older commits, so real histories stay far below it; a
+// pathological one falls back to the first base's value.
+const maxBaseDepth = 32
+
+// baseValue returns the ancestor value for a merge with these bases: nil
+// for none, the base's value for one, and for several their recursive
+// merge (a virtual ancestor), folded in hash order so every peer builds
+// the same one.
+func (g *graph) baseValue(ctx context.Context, bases []chunks.Hash, depth int) (value.Value, error) {
+	if len(bases) == 0 {
+		return nil, nil
+	}
+	first, err := g.commit(ctx, bases[0])
+	if err != nil {
+		return nil, err
+	}
+	if len(bases) == 1 || depth >= maxBaseDepth {
+		return first.Value, nil
+	}
+	heads, v := []chunks.Hash{bases[0]}, first.Value
+	for _, b := range bases[1:] {
+		bc, err := g.commit(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		inner, err := g.mergeBases(ctx, heads, []chunks.Hash{b})
+		if err != nil {
+			return nil, err
+		}
+		anc, err := g.baseValue(ctx, inner, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		if v, err = Values(ctx, g.d.Store(), anc, v, bc.Value, baseline); err != nil {
+			return nil, fmt.Errorf("cannot merge the common ancestors: %w", err)
+		}
+		heads = append(heads, b)
+	}
+	return v, nil
+}
+
+// commitQueue orders commits tallest first, ties by hash.
+type commitQueue []db.Commit
+
+func (q commitQueue) Len() int { return len(q) }
+func (q commitQueue) Less(i, j int) bool {
+	if q[i].Height != q[j].Height {
+		return q[i].Height > q[j].Height
+	}
+	return q[i].Hash.Less(q[j].Hash)
+}
+func (q commitQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *commitQueue) Push(x any)   { *q = append(*q, x.(db.Commit)) }
+func (q *commitQueue) Pop() any {
+	old := *q
+	c := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return c
+}
+
+// active reports whether any queued commit is not stale: only those can
+// still lead to a merge base.
+func (q commitQueue) active(flags map[chunks.Hash]uint8) bool {
+	for _, c := range q {
+		if flags[c.Hash]&stale == 0 {
+			return true
+		}
+	}
+	return false
+}

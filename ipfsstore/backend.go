@@ -20,6 +20,8 @@ type backend interface {
 	// at any point leaves the persisted root pinned. An undefined CID means
 	// the empty root.
 	persist(ctx context.Context, blks []blocks.Block, from, to cid.Cid, name string) error
+	// repin pins c recursively after checking its whole DAG is present.
+	repin(ctx context.Context, c cid.Cid, name string) error
 	// unpin removes the recursive pin of c, if there is one.
 	unpin(ctx context.Context, c cid.Cid) error
 	// pinned returns the recursive pins named name.

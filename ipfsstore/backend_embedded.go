@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	pin "github.com/ipfs/boxo/pinning/pinner"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 
@@ -14,6 +15,14 @@ import (
 // pinner. It holds the node's pin lock from the first block written to the
 // pin move, so a concurrent garbage collection can never see new blocks
 // unpinned.
+//
+// The root pin moves with PinWithMode, which records the pin without
+// walking the DAG. Kubo's own Update would walk it (boxo's DiffEnumerate
+// pairs links by name, so it follows a commit's parent link down the whole
+// history and then walks the first commit's value in full: O(history + data)
+// per commit). Skipping the walk is safe because the store has already
+// checked that every link of every chunk it wrote resolves locally
+// (Store.resolveLinks), and everything older is under the previous pin.
 type embeddedBackend struct{ n *ipfsnode.Node }
 
 func (b *embeddedBackend) batchSize() int { return 4096 }
@@ -29,16 +38,23 @@ func (b *embeddedBackend) persist(ctx context.Context, blks []blocks.Block, from
 	if to == from || !to.Defined() {
 		return nil
 	}
-	// Update walks only what differs from the old pin; a full Pin walks
-	// the whole DAG, so it is the fallback when from is not pinned.
-	if !from.Defined() || node.Pinning.Update(ctx, from, to, false) != nil {
-		nd, err := node.DAG.Get(ctx, to)
-		if err != nil {
-			return fmt.Errorf("cannot read root %s to pin it: %w", to, err)
-		}
-		if err := node.Pinning.Pin(ctx, nd, true, name); err != nil {
-			return fmt.Errorf("cannot pin %s: %w", to, err)
-		}
+	if err := node.Pinning.PinWithMode(ctx, to, pin.Recursive, name); err != nil {
+		return fmt.Errorf("cannot pin %s: %w", to, err)
+	}
+	return node.Pinning.Flush(ctx)
+}
+
+// repin pins c recursively after walking its whole DAG, checking that every
+// block is present: for repairs at Open, where nothing vouches for the DAG.
+func (b *embeddedBackend) repin(ctx context.Context, c cid.Cid, name string) error {
+	node := b.n.Core()
+	defer node.Blockstore.PinLock(ctx).Unlock(ctx)
+	nd, err := node.DAG.Get(ctx, c)
+	if err != nil {
+		return fmt.Errorf("cannot read %s to pin it: %w", c, err)
+	}
+	if err := node.Pinning.Pin(ctx, nd, true, name); err != nil {
+		return fmt.Errorf("cannot pin %s: %w", c, err)
 	}
 	return node.Pinning.Flush(ctx)
 }

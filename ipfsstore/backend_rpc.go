@@ -101,6 +101,11 @@ func (b *rpcBackend) movePin(ctx context.Context, from, to cid.Cid, name string)
 	return nil
 }
 
+// repin pins c recursively; Kubo walks the DAG, checking it is complete.
+func (b *rpcBackend) repin(ctx context.Context, c cid.Cid, name string) error {
+	return b.movePin(ctx, cid.Undef, c, name)
+}
+
 func (b *rpcBackend) unpin(ctx context.Context, c cid.Cid) error {
 	err := b.n.OfflineAPI().Pin().Rm(ctx, path.FromCid(c), options.Pin.RmRecursive(true))
 	if err != nil {

@@ -151,7 +151,10 @@ func (s *Store) reconcilePins(ctx context.Context) error {
 			return fmt.Errorf("cannot open IPFS chunk store: root %s (%s): %w", st.Root, HashToCID(st.Root), ErrWrongNode)
 		}
 		pb := rootPinBlock(s.id, st.Root)
-		return s.be.persist(ctx, []blocks.Block{pb}, cid.Undef, pb.Cid(), s.pinName())
+		if err := s.be.persist(ctx, []blocks.Block{pb}, cid.Undef, cid.Undef, ""); err != nil {
+			return err
+		}
+		return s.be.repin(ctx, pb.Cid(), s.pinName())
 	})
 }
 

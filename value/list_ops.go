@@ -82,24 +82,30 @@ func (l List) Remove(ctx context.Context, st Store, at, n uint64) (List, error) 
 // All yields the items from index from on, in order.
 func (l List) All(ctx context.Context, st Store, from uint64) iter.Seq2[Value, error] {
 	return func(yield func(Value, error) bool) {
-		it := prolly.IterAt(ctx, st, l.tree(), from)
-		for {
-			e, ok := it.Next()
-			if !ok {
-				break
-			}
-			v, err := decodeOne("list item", e.Value)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if !yield(v, nil) {
-				return
-			}
+		yieldDecoded(prolly.IterAt(ctx, st, l.tree(), from), "list item",
+			func(e prolly.Entry) []byte { return e.Value }, yield)
+	}
+}
+
+// yieldDecoded yields the decoded part pick(e) of each entry of it, then
+// its error if any, until yield asks to stop.
+func yieldDecoded(it *prolly.Iterator, what string, pick func(prolly.Entry) []byte, yield func(Value, error) bool) {
+	for {
+		e, ok := it.Next()
+		if !ok {
+			break
 		}
-		if err := it.Err(); err != nil {
+		v, err := decodeOne(what, pick(e))
+		if err != nil {
 			yield(nil, err)
+			return
 		}
+		if !yield(v, nil) {
+			return
+		}
+	}
+	if err := it.Err(); err != nil {
+		yield(nil, err)
 	}
 }
 

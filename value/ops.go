@@ -354,24 +354,8 @@ func (s Set) All(ctx context.Context, st Store, from Value) iter.Seq2[Value, err
 				return
 			}
 		}
-		it := prolly.Iter(ctx, st, s.tree(), CompareEncoded, fb)
-		for {
-			e, ok := it.Next()
-			if !ok {
-				break
-			}
-			v, err := decodeOne("set member", e.Key)
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if !yield(v, nil) {
-				return
-			}
-		}
-		if err := it.Err(); err != nil {
-			yield(nil, err)
-		}
+		yieldDecoded(prolly.Iter(ctx, st, s.tree(), CompareEncoded, fb), "set member",
+			func(e prolly.Entry) []byte { return e.Key }, yield)
 	}
 }
 

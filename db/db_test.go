@@ -278,7 +278,7 @@ func TestCollectionsOnEveryStore(t *testing.T) {
 		var diffs int
 		err = fresh.Diff(ctx, c1.Hash, c2.Hash, func(value.Difference) error { diffs++; return nil })
 		if err != nil || diffs != 1 {
-			t.Fatalf("Diff of commits: %d differences, %v; want 1 (the list item as a whole)", diffs, err)
+			t.Fatalf("Diff of commits: %d differences, %v; want 1 (the one map entry inside the list)", diffs, err)
 		}
 	})
 }

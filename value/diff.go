@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+
+	"github.com/noms-ipfs/noms-ipfs/prolly"
 )
 
 // Difference is one change found by Diff: at Path (Noms' syntax: ".field"
@@ -16,11 +18,12 @@ type Difference struct {
 }
 
 // Diff calls fn for each difference between a and b, in order. Maps and
-// Sets are compared entry by entry and Structs field by field, recursing
-// into values that are themselves Maps, Sets or Structs on both sides;
-// Maps and Sets skip subtrees with equal hashes, so the cost follows the
-// number of changes, not the size. Any other pair of unequal values is one
-// Modified difference.
+// Sets are compared entry by entry, Lists item by item ("[i]", old indexes
+// for removals, new ones for additions) and Structs field by field,
+// recursing into values that are themselves collections or Structs on both
+// sides. Collections skip subtrees with equal hashes, so the cost follows
+// the number of changes, not the size. Any other pair of unequal values
+// (Blobs included) is one Modified difference.
 func Diff(ctx context.Context, st Store, a, b Value, fn func(Difference) error) error {
 	return diffAt(ctx, st, "", a, b, fn)
 }
@@ -61,6 +64,10 @@ func diffAt(ctx context.Context, st Store, path string, a, b Value, fn func(Diff
 		if b, ok := b.(Struct); ok && a.Name() == b.Name() {
 			return diffStructs(ctx, st, path, a, b, fn)
 		}
+	case List:
+		if b, ok := b.(List); ok {
+			return diffLists(ctx, st, path, a, b, fn)
+		}
 	}
 	return fn(Difference{Path: path, Kind: Modified, Old: a, New: b})
 }
@@ -89,6 +96,48 @@ func diffStructs(ctx context.Context, st Store, path string, a, b Struct, fn fun
 		}
 	}
 	return nil
+}
+
+// DiffLists calls fn for each splice that turns list a into list b.
+func DiffLists(ctx context.Context, st Store, a, b List, fn func(prolly.ListSplice) error) error {
+	return prolly.DiffList(ctx, st, a.tree(), b.tree(), fn)
+}
+
+// diffLists reports a list's splices item by item: an item replaced in
+// place is Modified (recursing into it), the rest Removed or Added.
+func diffLists(ctx context.Context, st Store, path string, a, b List, fn func(Difference) error) error {
+	return DiffLists(ctx, st, a, b, func(s prolly.ListSplice) error {
+		at := func(i uint64) string { return path + "[" + strconv.FormatUint(i, 10) + "]" }
+		for k := uint64(0); k < s.Removed; k++ {
+			old, err := a.Get(ctx, st, s.At+k)
+			if err != nil {
+				return err
+			}
+			if k < uint64(len(s.Added)) {
+				nv, err := decodeOne("list item", s.Added[k])
+				if err != nil {
+					return err
+				}
+				if err := diffAt(ctx, st, at(s.From+k), old, nv, fn); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := fn(Difference{Path: at(s.At + k), Kind: Removed, Old: old}); err != nil {
+				return err
+			}
+		}
+		for k := s.Removed; k < uint64(len(s.Added)); k++ {
+			nv, err := decodeOne("list item", s.Added[k])
+			if err != nil {
+				return err
+			}
+			if err := fn(Difference{Path: at(s.From + k), Kind: Added, New: nv}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // keyText writes a key as Noms paths do: strings quoted, numbers and bools

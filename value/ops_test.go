@@ -193,3 +193,30 @@ func ExampleMap() {
 	// pears 5
 	// plums 1
 }
+
+func TestDiffLists(t *testing.T) {
+	st := chunks.NewMemoryStore()
+	ctx := ctxT()
+	var items []value.Value
+	for i := 0; i < 5000; i++ {
+		items = append(items, value.Int(int64(i)))
+	}
+	a, _ := value.NewList(ctx, st, items...)
+	b, _ := a.Splice(ctx, st, 10, 1, value.String("ten"))
+	b, _ = b.Remove(ctx, st, 4000, 2)
+	b, _ = b.Append(ctx, st, value.Bool(true))
+	var got []string
+	err := value.Diff(ctx, st, a, b, func(d value.Difference) error {
+		got = append(got, fmt.Sprintf("%s %d %v %v", d.Path, d.Kind, d.Old, d.New))
+		return nil
+	})
+	want := []string{
+		fmt.Sprintf("[10] %d 10 ten", value.Modified),
+		fmt.Sprintf("[4000] %d 4000 <nil>", value.Removed),
+		fmt.Sprintf("[4001] %d 4001 <nil>", value.Removed),
+		fmt.Sprintf("[4998] %d <nil> true", value.Added),
+	}
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Diff of lists:\n got %v (%v)\nwant %v", got, err, want)
+	}
+}

@@ -1,8 +1,12 @@
 package value
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/noms-ipfs/noms-ipfs/chunks"
 )
 
 func benchValues(b *testing.B) []struct {
@@ -113,4 +117,34 @@ func BenchmarkHashOf(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkMapBulkVsOneByOne: 10,000 entries built in one bulk pass beside
+// the same entries set one at a time.
+func BenchmarkMapBulkVsOneByOne(b *testing.B) {
+	ctx := context.Background()
+	const n = 10000
+	entries := make([]MapEntry, n)
+	for i := range entries {
+		entries[i] = MapEntry{Key: String(fmt.Sprintf("key%08d", i*7919%n)), Value: Int(int64(i))}
+	}
+	b.Run("bulk", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := NewMap(ctx, chunks.NewMemoryStore(), entries...); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("one-by-one", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			st := chunks.NewMemoryStore()
+			var m Map
+			for _, e := range entries {
+				var err error
+				if m, err = m.Set(ctx, st, e.Key, e.Value); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
 }

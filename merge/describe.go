@@ -8,25 +8,7 @@ import (
 	"github.com/noms-ipfs/noms-ipfs/value"
 )
 
-// keyText writes a map key or set member in a path as Noms does (and as
-// value.Diff does): strings quoted, numbers and bools as they are,
-// anything else by its hash, so paths stay short and unambiguous.
-func keyText(k value.Value) string {
-	switch k := k.(type) {
-	case value.String:
-		return strconv.Quote(string(k))
-	case value.Int:
-		return strconv.FormatInt(int64(k), 10)
-	case value.Float:
-		return strconv.FormatFloat(float64(k), 'g', -1, 64)
-	case value.Bool:
-		return strconv.FormatBool(bool(k))
-	default:
-		return "#" + value.HashOf(k).String()
-	}
-}
-
-func keyPath(path string, k value.Value) string { return path + "[" + keyText(k) + "]" }
+func keyPath(path string, k value.Value) string { return value.KeyPath(path, k) }
 
 // maxDescribed bounds the text Describe writes for one value: conflicts
 // are printed for people, and a megabyte string helps nobody.

@@ -41,7 +41,7 @@ func diffAt(ctx context.Context, st Store, path string, a, b Value, fn func(Diff
 	case Map:
 		if b, ok := b.(Map); ok {
 			return DiffMaps(ctx, st, a, b, func(c Change) error {
-				p := path + "[" + keyText(c.Key) + "]"
+				p := KeyPath(path, c.Key)
 				if c.Kind == Modified {
 					return diffAt(ctx, st, p, c.Old, c.New, fn)
 				}
@@ -51,7 +51,7 @@ func diffAt(ctx context.Context, st Store, path string, a, b Value, fn func(Diff
 	case Set:
 		if b, ok := b.(Set); ok {
 			return DiffSets(ctx, st, a, b, func(c Change) error {
-				d := Difference{Path: path + "[" + keyText(c.Key) + "]", Kind: c.Kind}
+				d := Difference{Path: KeyPath(path, c.Key), Kind: c.Kind}
 				if c.Kind == Added {
 					d.New = c.Key
 				} else {
@@ -139,6 +139,10 @@ func diffLists(ctx context.Context, st Store, path string, a, b List, fn func(Di
 		return nil
 	})
 }
+
+// KeyPath returns path extended by the map key or set member k, as Noms
+// paths write it: ["name"], [42], [true], or [#hash] for other kinds.
+func KeyPath(path string, k Value) string { return path + "[" + keyText(k) + "]" }
 
 // keyText writes a key as Noms paths do: strings quoted, numbers and bools
 // as they are, anything else by its hash.

@@ -1,0 +1,90 @@
+// Package syncer keeps a database's datasets in sync with the other writers
+// of the same database: the sync loop of DESIGN.md.
+//
+// A Syncer sits between a db.Database (on any chunk store, normally an
+// ipfsstore.Store), a head store (package headstore: signed heads over IPNS
+// and pubsub) and, in replicate mode, the Kubo node whose pins keep pulled
+// data alive. For every head another writer announces, and at start for
+// every head the head store knows or resolves, it reads that writer's
+// database root and, for each configured dataset (default: all of them),
+// merges the writer's head commit into its own:
+//
+//	announced commit is an ancestor of ours   → nothing to do
+//	(replicate mode: recursively pin the announced root first)
+//	ours is an ancestor of the announced one  → fast-forward
+//	otherwise                                 → three-way merge (merge.Into,
+//	                                            Deterministic by default)
+//
+// and then publishes its own new root, so that the others fast-forward to the
+// merge. Merge commits are deterministic (merge.Commits), so two peers that
+// merge the same heads write the same commit and the loop ends.
+//
+// # Modes
+//
+// Shared (the decentralized chunk store): nothing is pulled ahead; chunks of
+// the announced root are read from the network on demand through the chunk
+// store (ipfsstore.Store.Get asks bitswap). Note that ipfsstore pins the
+// local root recursively, so once a head is adopted (fast-forward or merge)
+// the node ends up holding the adopted DAG too.
+//
+// Replicate (the classic peer-to-peer replica): before adopting a head the
+// syncer pins the writer's whole announced root recursively into the local
+// node, under a pin named noms-ipfs-replica/<database>/<writer>, moved with
+// Kubo's pin update as the writer's root advances. The data then survives
+// the publisher going away, and other peers can read it from this node.
+//
+// # Scheduling
+//
+// Heads are kept per writer, newest sequence number first: announcements
+// that arrive while one of a writer's heads is being processed replace each
+// other, and only the newest is processed next (coalescing). Up to
+// Config.Workers writers are processed at once, one head per writer at a
+// time, each bounded by Config.HeadTimeout (Config.PinTimeout for the pin),
+// so an announcement whose data nobody serves times out and is retried with
+// exponential backoff (Config.RetryMin to Config.RetryMax) without holding
+// up any other writer. A newer head of the same writer cancels a stuck
+// attempt (one older than Config.SupersedeAfter) and is processed at once.
+//
+// # Chunk pushes
+//
+// Bitswap sends a node's wants at most every 20 ms, so each chunk fetched on
+// demand costs a round of ~20 ms and a DAG is found one level per round.
+// So before publishing a new root a syncer pushes the chunks under it that
+// it has neither sent nor received before (breadth first from the root,
+// up to 512 KiB) in one message on the pubsub topic PushTopic(database);
+// every syncer imports what arrives there into its node, so that the head
+// announced just after finds its chunks local. A push is checked by hashing
+// and carries no authority; anything not pushed or lost is fetched over
+// bitswap as before. Config.NoPush turns pushes off.
+//
+// # Merging
+//
+// Merges and the application's commits through Syncer.Commit move the local
+// root one at a time. Merging happens through a chunk store that, before
+// the root moves, fetches the chunks the new chunks link to and the node
+// lacks (subtrees a merge never had to read), because ipfsstore refuses to
+// pin a root over links it cannot find locally.
+//
+// # Publishing local commits
+//
+// The syncer publishes the local root (headstore Publish) whenever it moves:
+// at start, after each of its own merges and fast-forwards, when the
+// application calls Notify (or commits through Syncer.Commit, which does),
+// and when a poll of the store's persisted root (every
+// Config.WatchInterval, default 1 s) sees that another process sharing the
+// store moved it, as the noms-ipfs CLI does. On shutdown (the context given
+// to Run is cancelled) it flushes the store and publishes the root one last
+// time.
+//
+// # Restarts
+//
+// Nothing but counters is kept in memory that the database or the head
+// store do not keep: Run loads the root, publishes it, asks the head store
+// to resolve every known writer (ResolveAll) and converges with what it
+// finds, then follows announcements.
+//
+//	hs, _ := headstore.New(ctx, node, headstore.Config{Database: "todo", Open: true})
+//	s, _ := syncer.New(d, node, hs, syncer.Config{Mode: syncer.Replicate})
+//	go s.Run(ctx)                        // until ctx is cancelled
+//	s.Commit(ctx, "todo", v, merge.CommitOptions{Base: head.Hash}) // published at once
+package syncer

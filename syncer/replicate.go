@@ -1,0 +1,224 @@
+package syncer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/ipfs/boxo/path"
+	"github.com/ipfs/go-cid"
+	iface "github.com/ipfs/kubo/core/coreiface"
+	"github.com/ipfs/kubo/core/coreiface/options"
+	"github.com/libp2p/go-libp2p/core/peer"
+	mh "github.com/multiformats/go-multihash"
+
+	"github.com/noms-ipfs/noms-ipfs/chunks"
+	"github.com/noms-ipfs/noms-ipfs/dagcbor"
+	"github.com/noms-ipfs/noms-ipfs/internal/cborx"
+	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
+)
+
+// pinner pulls a writer's root into the local node and keeps it there.
+type pinner interface {
+	// pin makes root the writer's replica: recursively pinned, the
+	// writer's previous replica unpinned. It returns the bytes of blocks
+	// it newly brought under replica pins.
+	pin(ctx context.Context, writer peer.ID, root chunks.Hash) (int64, error)
+}
+
+// errCountShort marks a pin that succeeded but whose bytes could not all be
+// counted.
+var errCountShort = errors.New("pinned, but cannot count its bytes")
+
+// ReplicaPinPrefix starts the names of replica pins in Kubo:
+// noms-ipfs-replica/<database>/<writer peer ID>.
+const ReplicaPinPrefix = "noms-ipfs-replica/"
+
+// kuboPinner pins, per writer, a small wrapper block {"root": <link>,
+// "replica": "<database>/<writer>"} rather than the root itself: Kubo keeps
+// one pin per CID, and converged writers share one root, so pinning roots
+// directly would let one writer's next pin move drop another's data (as
+// ipfsstore does for its own root). The pin moves with Kubo's pin update,
+// which walks only what changed.
+type kuboPinner struct {
+	node   *ipfsnode.Node
+	store  chunks.ChunkStore // to walk the pinned DAG when counting bytes
+	prefix string            // noms-ipfs-replica/<database>/
+
+	mu      sync.Mutex
+	loaded  bool
+	pins    map[peer.ID][]cid.Cid    // current replica pins per writer (more than one after a crash)
+	locks   map[peer.ID]*sync.Mutex  // one pin move per writer at a time
+	counted map[chunks.Hash]struct{} // blocks whose bytes were counted
+}
+
+func newKuboPinner(n *ipfsnode.Node, st chunks.ChunkStore, database string) *kuboPinner {
+	return &kuboPinner{
+		node:    n,
+		store:   st,
+		prefix:  ReplicaPinPrefix + database + "/",
+		pins:    make(map[peer.ID][]cid.Cid),
+		locks:   make(map[peer.ID]*sync.Mutex),
+		counted: make(map[chunks.Hash]struct{}),
+	}
+}
+
+// replicaBlock returns the wrapper block pinned for writer's root.
+func replicaBlock(name string, root chunks.Hash) chunks.Chunk {
+	b := cborx.AppendHead(nil, cborx.Map, 2) // keys in DAG-CBOR's length-first order
+	b = cborx.AppendText(b, "root")
+	b = cborx.AppendLink(b, root.CID())
+	b = cborx.AppendText(b, "replica")
+	b = cborx.AppendText(b, name)
+	return chunks.NewChunk(b)
+}
+
+func (p *kuboPinner) writerLock(w peer.ID) *sync.Mutex {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.locks[w]
+	if l == nil {
+		l = &sync.Mutex{}
+		p.locks[w] = l
+	}
+	return l
+}
+
+// load reads the replica pins a previous run left, once.
+func (p *kuboPinner) load(ctx context.Context) error {
+	p.mu.Lock()
+	loaded := p.loaded
+	p.mu.Unlock()
+	if loaded {
+		return nil
+	}
+	ch := make(chan iface.Pin)
+	errc := make(chan error, 1)
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		errc <- p.node.OfflineAPI().Pin().Ls(lctx, ch, options.Pin.Ls.Recursive(), options.Pin.Ls.Detailed(true))
+	}()
+	found := map[peer.ID][]cid.Cid{}
+	for pin := range ch {
+		name, ok := strings.CutPrefix(pin.Name(), p.prefix)
+		if !ok {
+			continue
+		}
+		w, err := peer.Decode(name)
+		if err != nil {
+			continue
+		}
+		found[w] = append(found[w], pin.Path().RootCid())
+	}
+	if err := <-errc; err != nil {
+		return fmt.Errorf("cannot list replica pins: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.loaded {
+		p.loaded = true
+		for w, cs := range found {
+			p.pins[w] = append(p.pins[w], cs...)
+		}
+	}
+	return nil
+}
+
+func (p *kuboPinner) pin(ctx context.Context, writer peer.ID, root chunks.Hash) (int64, error) {
+	if err := p.load(ctx); err != nil {
+		return 0, err
+	}
+	l := p.writerLock(writer)
+	l.Lock()
+	defer l.Unlock()
+
+	name := p.prefix + writer.String()
+	wrap := replicaBlock(name, root)
+	to := wrap.Hash().CID()
+	p.mu.Lock()
+	old := append([]cid.Cid(nil), p.pins[writer]...)
+	p.mu.Unlock()
+	if len(old) == 1 && old[0].Equals(to) {
+		return 0, nil
+	}
+	api := p.node.API() // online: the pin fetches what the node lacks
+	st, err := api.Block().Put(ctx, bytes.NewReader(wrap.Data()),
+		options.Block.CidCodec("dag-cbor"), options.Block.Hash(mh.SHA2_512, chunks.HashLen))
+	if err != nil {
+		return 0, fmt.Errorf("cannot write replica block: %w", err)
+	}
+	if !st.Path().RootCid().Equals(to) {
+		return 0, fmt.Errorf("node stored the replica block as %s, want %s", st.Path().RootCid(), to)
+	}
+	moved := false
+	if len(old) > 0 && !old[0].Equals(to) {
+		// Update walks only the difference between the two DAGs.
+		err := api.Pin().Update(ctx, path.FromCid(old[0]), path.FromCid(to), options.Pin.Unpin(true))
+		if err == nil {
+			moved = true
+			old = old[1:]
+		} else if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+	}
+	if !moved {
+		if err := api.Pin().Add(ctx, path.FromCid(to), options.Pin.Recursive(true), options.Pin.Name(name)); err != nil {
+			if ctx.Err() != nil {
+				return 0, ctx.Err()
+			}
+			return 0, fmt.Errorf("cannot pin %s: %w", to, err)
+		}
+	}
+	var left []cid.Cid
+	for _, c := range old {
+		if c.Equals(to) {
+			continue
+		}
+		if err := api.Pin().Rm(ctx, path.FromCid(c), options.Pin.RmRecursive(true)); err != nil {
+			left = append(left, c) // keeps more than needed; tried again next time
+		}
+	}
+	p.mu.Lock()
+	p.pins[writer] = append([]cid.Cid{to}, left...)
+	p.mu.Unlock()
+	return p.count(ctx, root)
+}
+
+// count walks the DAG under root, now all local, and returns the bytes of
+// the blocks not counted before, skipping counted subtrees. The set of
+// counted hashes lives as long as the syncer.
+func (p *kuboPinner) count(ctx context.Context, root chunks.Hash) (int64, error) {
+	var total int64
+	level := []chunks.Hash{root}
+	for len(level) > 0 {
+		var fresh []chunks.Hash
+		p.mu.Lock()
+		for _, h := range level {
+			if _, ok := p.counted[h]; !ok {
+				p.counted[h] = struct{}{}
+				fresh = append(fresh, h)
+			}
+		}
+		p.mu.Unlock()
+		var next []chunks.Hash
+		err := p.store.GetMany(ctx, fresh, func(c chunks.Chunk) error {
+			total += int64(len(c.Data()))
+			return dagcbor.Links(c.Data(), func(l cid.Cid) error {
+				if h, err := chunks.HashFromCID(l); err == nil {
+					next = append(next, h)
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			// The pin stands; only the count falls short.
+			return total, fmt.Errorf("%w: %w", errCountShort, err)
+		}
+		level = next
+	}
+	return total, nil
+}

@@ -2,9 +2,13 @@ package ipfsstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	gopath "path"
 
-	pin "github.com/ipfs/boxo/pinning/pinner"
+	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/mfs"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 
@@ -12,51 +16,86 @@ import (
 )
 
 // embeddedBackend writes straight into an in-process node's blockstore and
-// pinner. It holds the node's pin lock from the first block written to the
-// pin move, so a concurrent garbage collection can never see new blocks
-// unpinned.
-//
-// The root pin moves with PinWithMode, which records the pin without
-// walking the DAG. Kubo's own Update would walk it (boxo's DiffEnumerate
-// pairs links by name, so it follows a commit's parent link down the whole
-// history and then walks the first commit's value in full: O(history + data)
-// per commit). Skipping the walk is safe because the store has already
-// checked that every link of every chunk it wrote resolves locally
-// (Store.resolveLinks), and everything older is under the previous pin.
+// MFS. Each write holds the node's pin lock, which excludes a garbage
+// collection for its duration, so the blocks of one batch land together.
 type embeddedBackend struct{ n *ipfsnode.Node }
 
 func (b *embeddedBackend) batchSize() int { return 4096 }
 
-func (b *embeddedBackend) persist(ctx context.Context, blks []blocks.Block, from, to cid.Cid, name string) error {
-	node := b.n.Core()
-	defer node.Blockstore.PinLock(ctx).Unlock(ctx)
-	if len(blks) > 0 {
-		if err := node.Blocks.AddBlocks(ctx, blks); err != nil {
-			return fmt.Errorf("cannot write %d blocks: %w", len(blks), err)
-		}
-	}
-	if to == from || !to.Defined() {
+func (b *embeddedBackend) write(ctx context.Context, blks []blocks.Block) error {
+	if len(blks) == 0 {
 		return nil
 	}
-	if err := node.Pinning.PinWithMode(ctx, to, pin.Recursive, name); err != nil {
-		return fmt.Errorf("cannot pin %s: %w", to, err)
-	}
-	return node.Pinning.Flush(ctx)
-}
-
-// repin pins c recursively after walking its whole DAG, checking that every
-// block is present: for repairs at Open, where nothing vouches for the DAG.
-func (b *embeddedBackend) repin(ctx context.Context, c cid.Cid, name string) error {
 	node := b.n.Core()
 	defer node.Blockstore.PinLock(ctx).Unlock(ctx)
-	nd, err := node.DAG.Get(ctx, c)
+	if err := node.Blocks.AddBlocks(ctx, blks); err != nil {
+		return fmt.Errorf("cannot write %d blocks: %w", len(blks), err)
+	}
+	return nil
+}
+
+func (b *embeddedBackend) protect(ctx context.Context, dir, name string, nd *merkledag.ProtoNode) error {
+	node := b.n.Core()
+	// Under the pin lock no GC can drop nd between its write and its link.
+	defer node.Blockstore.PinLock(ctx).Unlock(ctx)
+	if err := node.DAG.Add(ctx, nd); err != nil {
+		return fmt.Errorf("cannot write root directory %s: %w", nd.Cid(), err)
+	}
+	if err := mfs.Mkdir(node.FilesRoot, dir, mfs.MkdirOpts{Mkparents: true}); err != nil {
+		return fmt.Errorf("cannot create MFS directory %s: %w", dir, err)
+	}
+	err := mfs.PutNode(node.FilesRoot, gopath.Join(dir, name), nd)
+	if err != nil && !errors.Is(err, mfs.ErrDirExists) {
+		return fmt.Errorf("cannot link %s at %s/%s: %w", nd.Cid(), dir, name, err)
+	}
+	if _, err := mfs.FlushPath(ctx, node.FilesRoot, dir); err != nil {
+		return fmt.Errorf("cannot flush MFS directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func (b *embeddedBackend) mfsDir(dir string) (*mfs.Directory, error) {
+	fsn, err := mfs.Lookup(b.n.Core().FilesRoot, dir)
 	if err != nil {
-		return fmt.Errorf("cannot read %s to pin it: %w", c, err)
+		return nil, err
 	}
-	if err := node.Pinning.Pin(ctx, nd, true, name); err != nil {
-		return fmt.Errorf("cannot pin %s: %w", c, err)
+	d, ok := fsn.(*mfs.Directory)
+	if !ok {
+		return nil, fmt.Errorf("MFS path %s is not a directory", dir)
 	}
-	return node.Pinning.Flush(ctx)
+	return d, nil
+}
+
+func (b *embeddedBackend) unprotect(ctx context.Context, dir, name string) error {
+	d, err := b.mfsDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := d.Unlink(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cannot remove MFS entry %s/%s: %w", dir, name, err)
+	}
+	if _, err := mfs.FlushPath(ctx, b.n.Core().FilesRoot, dir); err != nil {
+		return fmt.Errorf("cannot flush MFS directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func (b *embeddedBackend) protected(ctx context.Context, dir string) ([]string, error) {
+	d, err := b.mfsDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	names, err := d.ListNames(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list MFS directory %s: %w", dir, err)
+	}
+	return names, nil
 }
 
 func (b *embeddedBackend) unpin(ctx context.Context, c cid.Cid) error {

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
+	gopath "path"
+	"strings"
 
+	"github.com/ipfs/boxo/ipld/merkledag"
 	"github.com/ipfs/boxo/path"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
@@ -20,40 +22,16 @@ import (
 
 // rpcBackend talks to a Kubo daemon over HTTP. Writes go as one CARv1
 // stream per batch to dag/import, Kubo's fastest ingest path (it also
-// re-hashes every block and checks it is valid DAG-CBOR).
-//
-// An import cannot hold the daemon's pin lock until the pin moves, so a
-// garbage collection between the two could drop fresh blocks. Kubo's pinner
-// then asks the network for them (its --offline flag does not reach the
-// pinner), so the pin move is bounded by pinTimeout, after which the batch
-// is written again and the move retried once. The store has already checked
-// that every link resolves, so a pin move waits only in that race.
+// re-hashes every block and checks it is valid DAG-CBOR). Each import holds
+// the daemon's pin lock, so a garbage collection runs before or after a
+// batch, never inside it; the store links the new root into MFS before the
+// first batch and writes top down, so every block is reachable from MFS
+// when it lands.
 type rpcBackend struct{ n *ipfsnode.Node }
-
-// pinTimeout bounds one pin move over RPC. Moves walk only what changed
-// since the last root, so even large commits take seconds.
-var pinTimeout = 5 * time.Minute
 
 func (b *rpcBackend) batchSize() int { return 4096 }
 
-func (b *rpcBackend) persist(ctx context.Context, blks []blocks.Block, from, to cid.Cid, name string) error {
-	if err := b.importCAR(ctx, blks); err != nil {
-		return err
-	}
-	if to == from || !to.Defined() {
-		return nil
-	}
-	err := b.movePin(ctx, from, to, name)
-	if err != nil && ctx.Err() == nil && len(blks) > 0 {
-		if err := b.importCAR(ctx, blks); err != nil {
-			return err
-		}
-		err = b.movePin(ctx, from, to, name)
-	}
-	return err
-}
-
-func (b *rpcBackend) importCAR(ctx context.Context, blks []blocks.Block) error {
+func (b *rpcBackend) write(ctx context.Context, blks []blocks.Block) error {
 	if len(blks) == 0 {
 		return nil
 	}
@@ -81,29 +59,62 @@ func (b *rpcBackend) importCAR(ctx context.Context, blks []blocks.Block) error {
 	return nil
 }
 
-func (b *rpcBackend) movePin(ctx context.Context, from, to cid.Cid, name string) error {
-	ctx, cancel := context.WithTimeout(ctx, pinTimeout)
-	defer cancel()
-	pin := b.n.OfflineAPI().Pin()
-	if from.Defined() {
-		err := pin.Update(ctx, path.FromCid(from), path.FromCid(to), options.Pin.Unpin(false))
-		if err == nil {
+// Kubo's MFS errors reach the client as text only.
+const (
+	mfsNotExist = "file does not exist"
+	mfsExists   = "already has entry by that name"
+)
+
+func (b *rpcBackend) protect(ctx context.Context, dir, name string, nd *merkledag.ProtoNode) error {
+	blk, err := blocks.NewBlockWithCid(nd.RawData(), nd.Cid())
+	if err != nil {
+		return err
+	}
+	// A garbage collection between the write and the copy removes the
+	// directory block; the copy, offline, then fails at once and one more
+	// round makes it.
+	for attempt := 0; ; attempt++ {
+		if err := b.write(ctx, []blocks.Block{blk}); err != nil {
+			return err
+		}
+		err := b.n.RPC().Request("files/cp", "/ipfs/"+nd.Cid().String(), gopath.Join(dir, name)).
+			Option("parents", true).
+			Option("offline", true).
+			Exec(ctx, nil)
+		if err == nil || strings.Contains(err.Error(), mfsExists) {
 			return nil
 		}
-		if isNotFound(err) {
-			return fmt.Errorf("cannot move pin %s -> %s: %w", from, to, err)
+		if attempt > 0 || ctx.Err() != nil {
+			return fmt.Errorf("cannot link %s at %s/%s: %w", nd.Cid(), dir, name, err)
 		}
-		// from is not pinned (lost or removed by hand): pin to in full.
 	}
-	if err := pin.Add(ctx, path.FromCid(to), options.Pin.Recursive(true), options.Pin.Name(name)); err != nil {
-		return fmt.Errorf("cannot pin %s: %w", to, err)
+}
+
+func (b *rpcBackend) unprotect(ctx context.Context, dir, name string) error {
+	err := b.n.RPC().Request("files/rm", gopath.Join(dir, name)).
+		Option("recursive", true).
+		Option("force", true).
+		Exec(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("cannot remove MFS entry %s/%s: %w", dir, name, err)
 	}
 	return nil
 }
 
-// repin pins c recursively; Kubo walks the DAG, checking it is complete.
-func (b *rpcBackend) repin(ctx context.Context, c cid.Cid, name string) error {
-	return b.movePin(ctx, cid.Undef, c, name)
+func (b *rpcBackend) protected(ctx context.Context, dir string) ([]string, error) {
+	var res struct{ Entries []struct{ Name string } }
+	err := b.n.RPC().Request("files/ls", dir).Option("U", true).Exec(ctx, &res)
+	if err != nil {
+		if strings.Contains(err.Error(), mfsNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("cannot list MFS directory %s: %w", dir, err)
+	}
+	names := make([]string, 0, len(res.Entries))
+	for _, e := range res.Entries {
+		names = append(names, e.Name)
+	}
+	return names, nil
 }
 
 func (b *rpcBackend) unpin(ctx context.Context, c cid.Cid) error {

@@ -17,8 +17,8 @@ import (
 // file, replaced atomically (write, fsync, rename, fsync directory), so a
 // crash leaves either the old or the new root, never a torn one.
 type rootState struct {
-	// ID names this database's pins in Kubo, so that pins of other
-	// databases on the same node are never touched.
+	// ID names this database's MFS directory in Kubo (/noms-ipfs/<id>),
+	// so that what keeps other databases on the same node is never touched.
 	ID   string      `json:"id"`
 	Root chunks.Hash `json:"root"`
 }

@@ -75,8 +75,8 @@ type storeStats struct {
 }
 
 // Open opens the store whose state lives in opts.Dir on the Kubo node n. It
-// makes sure the persisted root is pinned and removes pins of older roots
-// that a crash may have left. The caller keeps ownership of n.
+// makes sure the persisted root is kept from Kubo's garbage collector and
+// removes what a crash may have left (see reconcileRoot). The caller keeps ownership of n.
 func Open(ctx context.Context, n *ipfsnode.Node, opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("cannot open IPFS chunk store: no state directory")
@@ -109,52 +109,67 @@ func Open(ctx context.Context, n *ipfsnode.Node, opts Options) (*Store, error) {
 		root:       st.Root,
 		cache:      newCache(opts.CacheBytes),
 	}
-	if err := s.reconcilePins(ctx); err != nil {
+	if err := s.reconcileRoot(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// pinName names the recursive pin of this database's root in Kubo.
-func (s *Store) pinName() string { return "noms-ipfs/" + s.id }
+// legacyPinName names the recursive pin with which earlier versions kept
+// the database's root.
+func (s *Store) legacyPinName() string { return "noms-ipfs/" + s.id }
 
-// reconcilePins repairs what a crash during Commit can leave: the root
-// not pinned yet, or the previous root still pinned.
-func (s *Store) reconcilePins(ctx context.Context) error {
+// reconcileRoot repairs what a crash during Commit can leave (an MFS entry
+// for a root that was never persisted, or for the one before it) and makes
+// sure the persisted root has its entry: after an `ipfs files rm` by hand,
+// or on a store written by a version that pinned its root instead (that
+// pin is removed once the entry exists).
+func (s *Store) reconcileRoot(ctx context.Context) error {
 	return s.rf.locked(func() error {
 		st, err := s.rf.read()
 		if err != nil {
 			return err
 		}
-		pins, err := s.be.pinned(ctx, s.pinName())
+		dir, want := mfsDir(s.id), ""
+		if !st.Root.IsEmpty() {
+			want = rootEntry(st.Root)
+		}
+		entries, err := s.be.protected(ctx, dir)
 		if err != nil {
 			return err
 		}
-		want := rootPinCID(s.id, st.Root)
-		pinned := false
-		for _, p := range pins {
-			if p == want {
-				pinned = true
+		found := false
+		for _, e := range entries {
+			if e == want {
+				found = true
 				continue
 			}
+			if err := s.be.unprotect(ctx, dir, e); err != nil {
+				return err
+			}
+			s.log.Debug("removed stale root entry", "dir", dir, "entry", e)
+		}
+		if !st.Root.IsEmpty() && !found {
+			if ok, err := s.be.has(ctx, HashToCID(st.Root)); err != nil {
+				return err
+			} else if !ok {
+				return fmt.Errorf("cannot open IPFS chunk store: root %s (%s): %w", st.Root, HashToCID(st.Root), ErrWrongNode)
+			}
+			if err := s.be.protect(ctx, dir, want, rootDirNode(st.Root)); err != nil {
+				return err
+			}
+		}
+		legacy, err := s.be.pinned(ctx, s.legacyPinName())
+		if err != nil {
+			return err
+		}
+		for _, p := range legacy {
 			if err := s.be.unpin(ctx, p); err != nil {
 				return err
 			}
-			s.log.Debug("removed stale root pin", "cid", p)
+			s.log.Info("replaced the root pin of an earlier version with an MFS entry", "pin", p, "dir", dir)
 		}
-		if st.Root.IsEmpty() || pinned {
-			return nil
-		}
-		if ok, err := s.be.has(ctx, HashToCID(st.Root)); err != nil {
-			return err
-		} else if !ok {
-			return fmt.Errorf("cannot open IPFS chunk store: root %s (%s): %w", st.Root, HashToCID(st.Root), ErrWrongNode)
-		}
-		pb := rootPinBlock(s.id, st.Root)
-		if err := s.be.persist(ctx, []blocks.Block{pb}, cid.Undef, cid.Undef, ""); err != nil {
-			return err
-		}
-		return s.be.repin(ctx, pb.Cid(), s.pinName())
+		return nil
 	})
 }
 
@@ -395,9 +410,9 @@ func (s *Store) Put(ctx context.Context, c chunks.Chunk) error {
 }
 
 // resolveLinks checks that every link of the chunks put so far reaches a
-// chunk that is pending or in the node, so that no root with a hole is
-// pinned (Kubo would wait on the network for the hole forever). It returns
-// the links it found, to be forgotten once the root has moved.
+// chunk that is pending or in the node, so that a committed root never
+// links new chunks to a hole (as Noms' stores refuse dangling refs). It
+// returns the links it found, to be forgotten once the root has moved.
 func (s *Store) resolveLinks(ctx context.Context) ([]cid.Cid, error) {
 	s.mu.RLock()
 	var ask, all []cid.Cid
@@ -450,7 +465,7 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
-	return s.writeBatches(ctx, s.pendingBlocks(), cid.Undef, cid.Undef, nil)
+	return s.writeBatches(ctx, s.pendingBlocks())
 }
 
 // pendingBlocks returns the pending chunks as blocks. They stay pending
@@ -466,33 +481,19 @@ func (s *Store) pendingBlocks() []blocks.Block {
 	return blks
 }
 
-// writeBatches writes blks in batches of the backend's size; the last call
-// (made even when blks is empty) also writes pin, if any, and moves the root
-// pin from -> to. Each written batch leaves pending.
-func (s *Store) writeBatches(ctx context.Context, blks []blocks.Block, from, to cid.Cid, pin blocks.Block) error {
+// writeBatches writes blks in batches of the backend's size. Each written
+// batch leaves pending.
+func (s *Store) writeBatches(ctx context.Context, blks []blocks.Block) error {
 	n := s.be.batchSize()
-	for {
+	for len(blks) > 0 {
 		batch := blks[:min(n, len(blks))]
 		blks = blks[len(batch):]
-		last := len(blks) == 0
-		var err error
-		if last {
-			write := batch
-			if pin != nil {
-				write = append(batch[:len(batch):len(batch)], pin)
-			}
-			err = s.be.persist(ctx, write, from, to, s.pinName())
-		} else {
-			err = s.be.persist(ctx, batch, cid.Undef, cid.Undef, "")
-		}
-		if err != nil {
+		if err := s.be.write(ctx, batch); err != nil {
 			return err
 		}
 		s.written(batch)
-		if last {
-			return nil
-		}
 	}
+	return nil
 }
 
 // written moves a written batch from pending to the cache.
@@ -540,11 +541,12 @@ func (s *Store) Rebase(ctx context.Context) error {
 }
 
 // Commit implements chunks.ChunkStore. Pending chunks are written first,
-// then, under a lock shared with every process on the same state directory,
-// the new root is pinned (its old pin kept), the root file replaced
-// atomically, and only then the old root unpinned. A crash at any step
-// leaves the last committed root readable and pinned; the next Open
-// removes a leftover pin.
+// then, under a lock shared with every process on the same state directory:
+// the new root gets its MFS entry (so it and all below it that the node
+// holds survive a garbage collection), pending chunks are written top down
+// from it, the root file is replaced atomically, and only then the old
+// root's entry removed. A crash at any step leaves the last committed root
+// readable and protected; the next Open removes a leftover entry.
 func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -577,19 +579,21 @@ func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 		persisted = st.Root
 		if st.Root != last {
 			// Lost the race: the chunks still become durable, as promised.
-			if err := s.writeBatches(ctx, blks, cid.Undef, cid.Undef, nil); err != nil {
+			if err := s.writeBatches(ctx, blks); err != nil {
 				return err
 			}
 			return chunks.ErrOptimisticLock
 		}
 		if current == last {
-			return s.writeBatches(ctx, blks, cid.Undef, cid.Undef, nil)
+			return s.writeBatches(ctx, blks)
 		}
-		var pin blocks.Block
+		dir := mfsDir(s.id)
 		if !current.IsEmpty() {
-			pin = rootPinBlock(s.id, current)
+			if err := s.be.protect(ctx, dir, rootEntry(current), rootDirNode(current)); err != nil {
+				return err
+			}
 		}
-		if err := s.writeBatches(ctx, blks, rootPinCID(s.id, last), rootPinCID(s.id, current), pin); err != nil {
+		if err := s.writeBatches(ctx, topDown(HashToCID(current), blks)); err != nil {
 			return err
 		}
 		st.Root = current
@@ -598,10 +602,10 @@ func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 		}
 		persisted = current
 		if !last.IsEmpty() {
-			// The new root is durable; failing to drop the old pin only
+			// The new root is durable; failing to drop the old entry only
 			// keeps more data than needed until the next Open.
-			if err := s.be.unpin(ctx, rootPinCID(s.id, last)); err != nil {
-				s.log.Warn("cannot unpin previous root", "root", last, "err", err)
+			if err := s.be.unprotect(ctx, dir, rootEntry(last)); err != nil {
+				s.log.Warn("cannot remove the previous root's MFS entry", "root", last, "err", err)
 			}
 		}
 		return nil

@@ -173,8 +173,8 @@ func (p *peerT) start(t testing.TB, allowed []peer.ID, cfg syncer.Config) {
 		cfg.Logger = logger(t, p.name)
 	}
 	if cfg.HeadTimeout == 0 {
-		// Long: a root move costs ipfsstore a pin update that walks the
-		// history (see the package's closing note), seconds on a busy VM.
+		// Long: replicate mode's pin update walks the writer's history,
+		// seconds on a busy VM.
 		cfg.HeadTimeout = time.Minute
 	}
 	if cfg.RetryMin == 0 {

@@ -23,9 +23,10 @@
 //
 // Shared (the decentralized chunk store): nothing is pulled ahead; chunks of
 // the announced root are read from the network on demand through the chunk
-// store (ipfsstore.Store.Get asks bitswap). Note that ipfsstore pins the
-// local root recursively, so once a head is adopted (fast-forward or merge)
-// the node ends up holding the adopted DAG too.
+// store (ipfsstore.Store.Get asks bitswap). ipfsstore keeps the local root
+// from Kubo's garbage collector with a best-effort MFS entry, so adopting a
+// head (fast-forward or merge) fetches only what the merge reads; the node
+// keeps what it has read and fetches the rest when something reads it.
 //
 // Replicate (the classic peer-to-peer replica): before adopting a head the
 // syncer pins the writer's whole announced root recursively into the local

@@ -15,12 +15,12 @@ import (
 // another writer's head writes new chunks (the merged value's changed
 // nodes) that link to that writer's chunks the merge never had to read:
 // subtrees only one side changed. In shared mode those chunks are not in
-// the local node, and ipfsstore refuses to move its root over links it
-// cannot find locally (its root pin would otherwise wait on the network).
-// So before a root moves, fetchingStore fetches every chunk that the
-// chunks put since link to and that the node lacks, from the network,
-// bounded by the caller's context. The rest of the adopted DAG arrives
-// with ipfsstore's recursive pin of the new root.
+// the local node, and ipfsstore refuses to move its root over new chunks
+// whose links it cannot find locally. So before a root moves,
+// fetchingStore fetches every chunk that the chunks put since link to and
+// that the node lacks, from the network, bounded by the caller's context.
+// Nothing more: ipfsstore keeps its root with a best-effort MFS entry, so
+// the rest of the adopted DAG stays where it is until something reads it.
 type fetchingStore struct {
 	chunks.ChunkStore
 

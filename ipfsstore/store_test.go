@@ -671,9 +671,9 @@ func testGCKeepsReachableChunks(t *testing.T, env gcEnv) {
 func TestGCKeepsReachableChunksRPC(t *testing.T) {
 	d := kubotest.Start(t)
 	testGCKeepsReachableChunks(t, gcEnv{
-		node: connect(t, d),
-		gc:   func(t *testing.T) { d.IPFS(t, "repo", "gc") },
-		stat: func(t *testing.T, c cid.Cid) { d.IPFS(t, "block", "stat", "--offline", c.String()) },
+		node:    connect(t, d),
+		gc:      func(t *testing.T) { d.IPFS(t, "repo", "gc") },
+		stat:    func(t *testing.T, c cid.Cid) { d.IPFS(t, "block", "stat", "--offline", c.String()) },
 		entries: func(t *testing.T, mfsDir string) []string { return cliRootEntries(t, d, mfsDir) },
 	})
 }

@@ -50,6 +50,8 @@ bench: kubo
 	$(GO) test -run '^$$' -bench 'Ingest20k|Get20k|HasManyAbsent10k' -benchtime $(BENCHTIME) -timeout 60m ./ipfsstore/
 	$(GO) test -run '^$$' -bench . ./chunks/ ./dagcbor/ ./value/ ./prolly/ ./merge/
 	$(GO) test -run '^$$' -bench 'Map1M' -benchtime 1x -timeout 30m ./db/
+	$(GO) test -run '^$$' -bench 'HeadPropagation' -benchtime 200x -timeout 30m ./syncer/
+	$(GO) test -run '^$$' -bench 'Converge3x100|LateJoiner' -benchtime 1x -timeout 30m ./syncer/
 
 clean:
 	rm -f noms-ipfs

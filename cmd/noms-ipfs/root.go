@@ -168,6 +168,16 @@ func (o *globalOptions) openNode(ctx context.Context) (*ipfsnode.Node, error) {
 		o.log.Debug("no Kubo daemon found; starting an embedded node")
 	}
 	repo := filepath.Join(o.Home, "kubo")
+	// A running `noms-ipfs sync --embedded` holds the repo and serves its
+	// API: use that node rather than fail on the repo's lock.
+	if addr, ok := ipfsnode.RepoAPIAddr(repo); ok {
+		n, err := ipfsnode.Connect(ctx, addr)
+		if err == nil {
+			o.log.Debug("using the embedded node that another noms-ipfs process serves", "node", n.String())
+			return n, nil
+		}
+		o.log.Debug("stale api file in the embedded repo", "addr", addr, "err", err)
+	}
 	return ipfsnode.StartEmbedded(ctx, ipfsnode.EmbeddedConfig{Repo: repo})
 }
 

@@ -324,11 +324,21 @@ func openSyncNode(ctx context.Context, g *globalOptions, set syncSettings) (*ipf
 		}
 		g.log.Debug("no Kubo daemon found; starting an embedded node")
 	}
-	return ipfsnode.StartEmbedded(ctx, ipfsnode.EmbeddedConfig{
+	n, err := ipfsnode.StartEmbedded(ctx, ipfsnode.EmbeddedConfig{
 		Repo:       filepath.Join(g.Home, "kubo"),
 		Online:     true,
 		SwarmAddrs: set.listen,
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The repo is locked while sync runs: serve its API, as a daemon
+	// would, so that the other commands (and the ipfs CLI) can use it.
+	if _, err := n.ServeAPI(""); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
 }
 
 func runSync(ctx context.Context, g *globalOptions, set syncSettings) error {
@@ -454,6 +464,11 @@ func (p *progress) started(n *ipfsnode.Node, nodeID peer.ID, hs *headstore.Store
 	p.line("noms-ipfs sync: database %q, datasets %s, mode %s, policy %s, %s", p.g.DB, datasets, set.mode, set.policyID, trust)
 	p.line("this writer's key: %s  (Kubo key %q; other writers add: --allow %s)", hs.Self(), hs.KeyName(), hs.Self())
 	p.line("node: %s, peer %s; topic %s", n, nodeID, hs.Topic())
+	if n.Embedded() {
+		if api, ok := ipfsnode.RepoAPIAddr(n.Core().Repo.Path()); ok {
+			p.line("node API: %s (other noms-ipfs commands on this home use it while sync runs)", api)
+		}
+	}
 	if root.IsEmpty() {
 		p.line("local root: (empty)")
 	} else {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -332,16 +333,31 @@ func TestSyncTwoDaemons(t *testing.T) {
 	}
 }
 
-// The embedded node runs online for sync: it starts, prints its key and
-// stops on SIGINT.
+// The embedded node runs online for sync: it starts, prints its key, serves
+// its RPC API so that other commands on the same home use the node while
+// the repo is locked (a value they commit is published by the running
+// sync), and stops on SIGINT, removing the api file.
 func TestSyncEmbedded(t *testing.T) {
 	home := isolate(t)
 	bg := runBackground(t, "--home", home, "--embedded", "sync", "--open", "--db", "solo")
 	waitUntil(t, time.Minute, "the embedded sync to start", func() (bool, string) {
-		return strings.Contains(bg.out.String(), "this writer's key: 12D3KooW"), bg.out.String() + bg.errs.String()
+		out := bg.out.String()
+		return strings.Contains(out, "this writer's key: 12D3KooW") && strings.Contains(out, "node API: /ip4/127.0.0.1/tcp/"), out + bg.errs.String()
+	})
+	apiFile := filepath.Join(home, "kubo", "api")
+	if _, err := os.Stat(apiFile); err != nil {
+		t.Fatalf("the running embedded sync wrote no api file: %v", err)
+	}
+	put := mustCLI(t, "", "--home", home, "--embedded", "--db", "solo", "put", "--set-root", `{"while": "sync runs"}`)
+	root := strings.Fields(put)[0]
+	waitUntil(t, 30*time.Second, "the running sync to publish the root put by another command", func() (bool, string) {
+		return strings.Contains(bg.out.String(), "published     root "+root), bg.out.String()
 	})
 	if code := bg.stop(t); code != exitOK {
 		t.Fatalf("exit %d: %s", code, bg.errs.String())
+	}
+	if _, err := os.Stat(apiFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the api file outlived the embedded sync: %v", err)
 	}
 	out := mustCLI(t, "", "--home", home, "--embedded", "--db", "solo", "status")
 	if !strings.Contains(out, "writer key: 12D3KooW") || !strings.Contains(out, "sync:      stopped") {

@@ -116,6 +116,7 @@ starts an embedded Kubo node in <home>/kubo when no daemon is found or
 	cmd.AddCommand(newPutCommand(opts), newGetCommand(opts), newStatusCommand(opts), newVersionCommand(opts))
 	cmd.AddCommand(newMergeCommand(opts))
 	cmd.AddCommand(newSyncCommand(opts))
+	cmd.AddCommand(newCommitCommand(opts), newSetCommand(opts), newDeleteCommand(opts), newShowCommand(opts), newLogCommand(opts))
 	return cmd
 }
 

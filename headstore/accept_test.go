@@ -58,6 +58,33 @@ func TestAcceptTrustReplaySelf(t *testing.T) {
 	}
 }
 
+// An open database keeps heads of at most MaxWriters writers besides the
+// allowed ones; further new writers are dropped and counted, known ones
+// still move, and allowed ones always get in.
+func TestOpenDatabaseCapsWriters(t *testing.T) {
+	me, friend := newWriterKey(t), newWriterKey(t)
+	s := offline(t, me.id, Config{Open: true, Allowed: []peer.ID{friend.id}, MaxWriters: 3})
+	r := func(n int) chunks.Hash { return chunks.Of([]byte{byte(n)}) }
+	var first []writerKey
+	for i := range 3 {
+		w := newWriterKey(t)
+		first = append(first, w)
+		s.handle("relay", w.announcement(t, r(i), 1))
+	}
+	extra := newWriterKey(t)
+	s.handle("relay", extra.announcement(t, r(7), 1))    // no room
+	s.handle("relay", first[0].announcement(t, r(8), 2)) // known: moves
+	s.handle("relay", friend.announcement(t, r(9), 1))   // allowed: always
+	st := s.Stats()
+	if st.Accepted != 5 || st.Dropped[ReasonTooManyWriters] != 1 {
+		t.Fatalf("stats %+v, want 5 accepted and 1 dropped as %s", st, ReasonTooManyWriters)
+	}
+	k := s.Known()
+	if _, ok := k[extra.id]; ok || len(k) != 4 || k[first[0].id].Seq != 2 || k[friend.id].Root != r(9) {
+		t.Fatalf("known = %v", k)
+	}
+}
+
 func equalCounts(got, want map[string]int64) bool {
 	for k, v := range want {
 		if got[k] != v {

@@ -47,3 +47,7 @@ var errSelf = errors.New("record is our own")
 // errDuplicate marks a record equal in sequence and root to the last one
 // accepted from its writer: a periodic re-announcement, not an attack.
 var errDuplicate = errors.New("record repeats the last accepted head")
+
+// errTooManyWriters marks the head of a new writer that an open database
+// has no room for (Config.MaxWriters).
+var errTooManyWriters = errors.New("open database tracks as many writers as it may")

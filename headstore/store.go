@@ -41,6 +41,11 @@ type Config struct {
 	Allowed []peer.ID
 	// Open accepts any writer with a valid signature instead.
 	Open bool
+	// MaxWriters bounds how many writers an open database keeps heads of,
+	// beyond the allowed ones: anyone can make keys, and each accepted
+	// writer costs memory and sync work. Heads of further new writers are
+	// dropped (ReasonTooManyWriters). Default 1024.
+	MaxWriters int
 	// Announce is how often the last head is re-published (IPNS) and
 	// re-announced (pubsub), so that peers that missed a message or joined
 	// late catch up within one interval. Default 10 s; negative turns
@@ -57,6 +62,8 @@ type Config struct {
 const (
 	defaultAnnounce = 10 * time.Second
 	defaultTTL      = 30 * time.Second
+	// defaultMaxWriters bounds the writers an open database tracks.
+	defaultMaxWriters = 1024
 	// TopicPrefix is prefixed to Config.Database to name the pubsub topic.
 	TopicPrefix = "noms-ipfs/db/"
 	// DefaultKeyPrefix is prefixed to Config.Database to name the key when
@@ -105,8 +112,11 @@ type Store struct {
 	lastRoot chunks.Hash // its root; under pubMu
 	hasLast  bool        // a record of ours exists; under pubMu
 
+	maxWriters int // of Config.MaxWriters
+
 	mu     sync.Mutex
 	known  map[peer.ID]Head
+	others int // writers in known that are not allowed (open databases)
 	stats  Stats
 	closed bool
 }
@@ -132,6 +142,9 @@ func New(ctx context.Context, n *ipfsnode.Node, cfg Config) (*Store, error) {
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = defaultTTL
+	}
+	if cfg.MaxWriters <= 0 {
+		cfg.MaxWriters = defaultMaxWriters
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -178,18 +191,22 @@ func New(ctx context.Context, n *ipfsnode.Node, cfg Config) (*Store, error) {
 // replay and delivery use it directly.
 func newStore(parent context.Context, cfg Config) *Store {
 	s := &Store{
-		topic:   TopicPrefix + cfg.Database,
-		keyName: cfg.KeyName,
-		open:    cfg.Open,
-		allowed: make(map[peer.ID]bool, len(cfg.Allowed)+1),
-		ttl:     cfg.TTL,
-		log:     cfg.Logger,
-		known:   make(map[peer.ID]Head),
-		queue:   newHeadQueue(),
-		stats:   Stats{Dropped: make(map[string]int64)},
+		topic:      TopicPrefix + cfg.Database,
+		keyName:    cfg.KeyName,
+		open:       cfg.Open,
+		allowed:    make(map[peer.ID]bool, len(cfg.Allowed)+1),
+		ttl:        cfg.TTL,
+		maxWriters: cfg.MaxWriters,
+		log:        cfg.Logger,
+		known:      make(map[peer.ID]Head),
+		queue:      newHeadQueue(),
+		stats:      Stats{Dropped: make(map[string]int64)},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxWriters <= 0 {
+		s.maxWriters = defaultMaxWriters
 	}
 	for _, w := range cfg.Allowed {
 		s.allowed[w] = true
@@ -325,6 +342,10 @@ func (s *Store) accept(h Head, src source) error {
 	}
 	s.mu.Lock()
 	last, ok := s.known[h.Writer]
+	if !ok && !s.allowed[h.Writer] && s.others >= s.maxWriters {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %d writers known", errTooManyWriters, s.others)
+	}
 	if ok && h.Seq <= last.Seq {
 		dup := h.Seq == last.Seq && h.Root == last.Root
 		if dup && h.EOL.After(last.EOL) {
@@ -337,6 +358,9 @@ func (s *Store) accept(h Head, src source) error {
 			return fmt.Errorf("%w: seq %d", errDuplicate, h.Seq)
 		}
 		return fmt.Errorf("%w: seq %d (root %s), last accepted seq %d (root %s)", ErrReplay, h.Seq, h.Root, last.Seq, last.Root)
+	}
+	if !ok && !s.allowed[h.Writer] {
+		s.others++
 	}
 	s.known[h.Writer] = h
 	s.countLocked(src)

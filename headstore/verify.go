@@ -21,14 +21,15 @@ const MaxRecordSize = 10 << 10
 
 // Drop reasons, the keys of Stats.Dropped.
 const (
-	ReasonOversized    = "oversized"     // larger than MaxRecordSize
-	ReasonMalformed    = "malformed"     // not an IPNS record of a writer key and a noms-ipfs root
-	ReasonBadSignature = "bad-signature" // signature does not verify against the named key
-	ReasonExpired      = "expired"       // validity ended
-	ReasonReplay       = "replay"        // sequence not newer than the last accepted from the writer
-	ReasonUntrusted    = "untrusted"     // writer neither allowed nor the database open
-	ReasonSelf         = "self"          // our own announcement echoed by pubsub; not an error
-	ReasonDuplicate    = "duplicate"     // a re-announcement of the head already accepted; not an error
+	ReasonOversized      = "oversized"        // larger than MaxRecordSize
+	ReasonMalformed      = "malformed"        // not an IPNS record of a writer key and a noms-ipfs root
+	ReasonBadSignature   = "bad-signature"    // signature does not verify against the named key
+	ReasonExpired        = "expired"          // validity ended
+	ReasonReplay         = "replay"           // sequence not newer than the last accepted from the writer
+	ReasonUntrusted      = "untrusted"        // writer neither allowed nor the database open
+	ReasonSelf           = "self"             // our own announcement echoed by pubsub; not an error
+	ReasonDuplicate      = "duplicate"        // a re-announcement of the head already accepted; not an error
+	ReasonTooManyWriters = "too-many-writers" // a new writer of an open database beyond Config.MaxWriters
 )
 
 // reasonOf maps a verification error to its Stats key.
@@ -48,6 +49,8 @@ func reasonOf(err error) string {
 		return ReasonSelf
 	case errors.Is(err, errDuplicate):
 		return ReasonDuplicate
+	case errors.Is(err, errTooManyWriters):
+		return ReasonTooManyWriters
 	default:
 		return ReasonMalformed
 	}

@@ -178,8 +178,11 @@ type CommitOptions struct {
 	// Base is the commit the new value was derived from (typically the
 	// head the application read). If the head has moved past it by the
 	// time of the commit, the new value is merged with the head, from
-	// their common ancestry. Zero means the current head whatever it is:
-	// the value then replaces the head's, with no merge.
+	// their common ancestry. Zero means v was derived from no commit (the
+	// dataset was new when the application read it): v's commit has no
+	// parents, and if the dataset has a head by commit time (another
+	// writer, or a sync, created it meanwhile) the two are merged as
+	// histories that never met, so that neither side's data is dropped.
 	Base chunks.Hash
 	// Meta is the meta of the application's own commit (merge commits
 	// always have the empty meta; see Commits).
@@ -202,23 +205,11 @@ func CommitWithMerge(ctx context.Context, d *db.Database, dataset string, v valu
 	if attempts <= 0 {
 		attempts = DefaultAttempts
 	}
-	if opts.Base.IsEmpty() {
-		// No base: the head at commit time is the parent, and a head that
-		// moves between reading and swapping is simply read again.
-		var last error
-		for range attempts {
-			c, err := d.Commit(ctx, dataset, v, db.CommitOptions{Meta: opts.Meta})
-			if err == nil {
-				return Result{Outcome: FastForward, Commit: c}, nil
-			}
-			if !errors.Is(err, db.ErrOptimisticLock) {
-				return Result{}, err
-			}
-			last = err
-		}
-		return Result{}, fmt.Errorf("cannot commit to %q: %w: %w", dataset, ErrTooManyRetries, last)
+	var parents []chunks.Hash
+	if !opts.Base.IsEmpty() {
+		parents = []chunks.Hash{opts.Base}
 	}
-	own, err := d.WriteCommit(ctx, v, []chunks.Hash{opts.Base}, opts.Meta)
+	own, err := d.WriteCommit(ctx, v, parents, opts.Meta)
 	if err != nil {
 		return Result{}, err
 	}

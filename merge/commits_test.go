@@ -363,10 +363,24 @@ func TestCommitWithMergeOutcomes(t *testing.T) {
 	if v, _, _ := r.Commit.Value.(value.Map).Get(ctx, cs, str("a")); !value.Equal(v, num(3)) {
 		t.Fatalf("Ours gave a = %v, want the committed value 3", v)
 	}
-	// No base: the value replaces the head, no merge.
-	r, err = CommitWithMerge(ctx, d, "ds", num(42), CommitOptions{}, Fail)
-	if err != nil || r.Outcome != FastForward || !value.Equal(r.Commit.Value, num(42)) {
-		t.Fatalf("%v %v", r.Outcome, err)
+	// No base while the dataset has a head (a writer that read the dataset
+	// as new, and another created it meanwhile): merged as histories that
+	// never met, so that neither side is dropped.
+	head := r.Commit
+	r, err = CommitWithMerge(ctx, d, "ds", mustMap(t, cs, str("b"), num(7)), CommitOptions{}, Fail)
+	if err != nil || r.Outcome != Merged || !slices.Contains(r.Commit.Parents, head.Hash) {
+		t.Fatalf("%v %+v %v", r.Outcome, r.Commit, err)
+	}
+	m := r.Commit.Value.(value.Map)
+	a, _, _ := m.Get(ctx, cs, str("a"))
+	b, _, _ := m.Get(ctx, cs, str("b"))
+	if m.Len() != 2 || !value.Equal(a, num(3)) || !value.Equal(b, num(7)) {
+		t.Fatalf("merge of an unrelated first value gave %d keys, a=%v b=%v; want a=3 b=7", m.Len(), a, b)
+	}
+	// ... and a value that cannot merge with the head is a conflict, not a
+	// silent replacement.
+	if _, err = CommitWithMerge(ctx, d, "ds", num(42), CommitOptions{}, Fail); !errors.Is(err, ErrConflict) {
+		t.Fatalf("unrelated scalar over a map head: %v, want ErrConflict", err)
 	}
 }
 

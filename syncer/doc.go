@@ -60,11 +60,15 @@
 //
 // # Merging
 //
-// Merges and the application's commits through Syncer.Commit move the local
-// root one at a time. Merging happens through a chunk store that, before
-// the root moves, fetches the chunks the new chunks link to and the node
-// lacks (subtrees a merge never had to read), because ipfsstore refuses to
-// pin a root over links it cannot find locally.
+// The syncer merges one head at a time (concurrent merges of several
+// writers' heads would write intermediate merges that every peer then
+// merges again). The application's commits do not wait for a merge, which
+// may wait seconds on the network for chunks: both move the dataset's head
+// by the database's compare-and-swap, and whichever comes second merges
+// again, with the chunks it read now local. Merging happens through a chunk store
+// that, before the root moves, fetches the chunks the new chunks link to
+// and the node lacks (subtrees a merge never had to read), because
+// ipfsstore refuses to commit a root over links it cannot find locally.
 //
 // # Publishing local commits
 //

@@ -33,10 +33,13 @@ type Syncer struct {
 	pctr pushCounters
 
 	started atomic.Bool
-	// applyMu makes the syncer's local root moves (merges of announced
-	// heads, Commit) one at a time: concurrent ones would only lose the
-	// store's compare-and-swap to each other and redo their merges.
-	applyMu sync.Mutex
+	// mergeMu makes the syncer's merges one at a time: merging several
+	// writers' heads at once only makes them lose the compare-and-swap to
+	// each other and write intermediate merges that every peer must merge
+	// again (a merge storm). The application's commits (Commit) do not
+	// take it: they must not wait behind a merge that waits on the
+	// network, and the compare-and-swap sorts out the rare race.
+	mergeMu sync.Mutex
 	notify  chan struct{} // cap 1: "publish the root"
 	ctr     counters
 
@@ -115,9 +118,7 @@ func (s *Syncer) Notify() {
 // policy (a head moved since opts.Base, by a peer or another local
 // writer, is merged with v), then Notify.
 func (s *Syncer) Commit(ctx context.Context, dataset string, v value.Value, opts merge.CommitOptions) (merge.Result, error) {
-	s.applyMu.Lock()
 	res, err := merge.CommitWithMerge(ctx, s.md, dataset, v, opts, s.cfg.Policy)
-	s.applyMu.Unlock()
 	if err != nil {
 		return res, err
 	}
@@ -583,9 +584,9 @@ func (s *Syncer) process(ctx context.Context, h Head) (r result) {
 			return r
 		}
 		t0 := time.Now()
-		s.applyMu.Lock()
+		s.mergeMu.Lock()
 		res, err := merge.Into(ctx, s.md, ds.Name, ds.Head, s.cfg.Policy)
-		s.applyMu.Unlock()
+		s.mergeMu.Unlock()
 		log.Debug("merged into dataset", "dataset", ds.Name, "outcome", res.Outcome, "took", time.Since(t0), "err", err)
 		ev := Event{Writer: h.Writer, Seq: h.Seq, Root: h.Root, Dataset: ds.Name, Took: time.Since(t0)}
 		if errors.Is(err, merge.ErrConflict) {

@@ -262,6 +262,28 @@ func (db *Database) FastForward(ctx context.Context, name string, to chunks.Hash
 	return db.moveHead(ctx, st, name, head, to)
 }
 
+// SwapHead moves the dataset's head from the commit from to the commit to,
+// whatever their history, and fails with ErrOptimisticLock if the head is
+// no longer from. It is for code that replaces a head by a commit known to
+// hold all of it without descending from it, as merge.IntoAll does when it
+// rewrites one automatic merge as a wider one.
+func (db *Database) SwapHead(ctx context.Context, name string, from, to chunks.Hash) error {
+	st, head, err := db.lookup(ctx, name)
+	if err != nil {
+		return err
+	}
+	if head != from {
+		return fmt.Errorf("cannot move %q from %s: its head is %s: %w", name, from, head, ErrOptimisticLock)
+	}
+	if head == to {
+		return nil
+	}
+	if _, err := db.ReadCommit(ctx, to); err != nil {
+		return err
+	}
+	return db.moveHead(ctx, st, name, head, to)
+}
+
 // SetHead moves the dataset's head to the commit to regardless of history.
 func (db *Database) SetHead(ctx context.Context, name string, to chunks.Hash) error {
 	if !ValidName(name) {

@@ -71,7 +71,7 @@ type Store struct {
 var _ chunks.ChunkStore = (*Store)(nil)
 
 type storeStats struct {
-	gets, misses, hits, bytesRead, has, puts, bytesPut, flushes, written, commits, casFailures atomic.Int64
+	gets, misses, hits, fetches, bytesRead, has, puts, bytesPut, flushes, written, commits, casFailures atomic.Int64
 }
 
 // Open opens the store whose state lives in opts.Dir on the Kubo node n. It
@@ -233,9 +233,12 @@ func (s *Store) read(ctx context.Context, h chunks.Hash) ([]byte, error) {
 	d, err := s.be.getLocal(ctx, c)
 	if err != nil && isNotFound(err) && s.opts.FetchTimeout > 0 {
 		fctx, cancel := context.WithTimeout(ctx, s.opts.FetchTimeout)
+		start := time.Now()
 		d, err = s.be.fetch(fctx, c)
 		timedOut := err != nil && ctx.Err() == nil && errors.Is(fctx.Err(), context.DeadlineExceeded)
 		cancel()
+		s.st.fetches.Add(1)
+		s.log.Debug("chunk fetched from the network", "hash", h, "took", time.Since(start), "err", err)
 		if timedOut {
 			return nil, fmt.Errorf("cannot get chunk %s (%s): not in the node, nor found on the network within %s: %w", h, c, s.opts.FetchTimeout, chunks.ErrNotFound)
 		}

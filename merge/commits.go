@@ -68,8 +68,12 @@ type Result struct {
 // conflicts between them left at their own ancestor's value. Picking just
 // one of them, as Noms did, can make a change look concurrent with the
 // very change it replaced, a spurious conflict that breaks convergence.
-func Commits(ctx context.Context, d *db.Database, ours, theirs chunks.Hash, p Policy) (Result, error) {
-	g := &graph{d: d, commits: map[chunks.Hash]db.Commit{}}
+func Commits(ctx context.Context, d *db.Database, ours, theirs chunks.Hash, p Policy, opts ...Option) (Result, error) {
+	return commits(ctx, d, ours, theirs, p, collect(opts))
+}
+
+func commits(ctx context.Context, d *db.Database, ours, theirs chunks.Hash, p Policy, o options) (Result, error) {
+	g := &graph{d: d, commits: map[chunks.Hash]db.Commit{}, ancestors: o.ancestors}
 	oc, err := g.commit(ctx, ours)
 	if err != nil {
 		return Result{}, err
@@ -119,14 +123,14 @@ const DefaultAttempts = 32
 // created at theirs. If another writer moves the head meanwhile, Into
 // merges again with the new head, up to DefaultAttempts times. This is
 // the step of the sync loop for one announced head.
-func Into(ctx context.Context, d *db.Database, dataset string, theirs chunks.Hash, p Policy) (Result, error) {
-	return into(ctx, d, dataset, theirs, p, DefaultAttempts, false)
+func Into(ctx context.Context, d *db.Database, dataset string, theirs chunks.Hash, p Policy, opts ...Option) (Result, error) {
+	return into(ctx, d, dataset, theirs, p, DefaultAttempts, false, collect(opts))
 }
 
 // into merges commit c into the dataset. With cIsOurs, c is the side a
 // policy sees as ours (CommitWithMerge: the application's own change); the
 // outcome is always reported from the dataset's point of view.
-func into(ctx context.Context, d *db.Database, dataset string, c chunks.Hash, p Policy, attempts int, cIsOurs bool) (Result, error) {
+func into(ctx context.Context, d *db.Database, dataset string, c chunks.Hash, p Policy, attempts int, cIsOurs bool, o options) (Result, error) {
 	var last error
 	for range max(attempts, 1) {
 		if err := ctx.Err(); err != nil {
@@ -144,7 +148,7 @@ func into(ctx context.Context, d *db.Database, dataset string, c chunks.Hash, p 
 		case err != nil:
 			return Result{}, err
 		case cIsOurs:
-			if res, err = Commits(ctx, d, c, head.Hash, p); err != nil {
+			if res, err = commits(ctx, d, c, head.Hash, p, o); err != nil {
 				return Result{}, err
 			}
 			switch res.Outcome { // seen from c: swap to the dataset's view
@@ -154,7 +158,7 @@ func into(ctx context.Context, d *db.Database, dataset string, c chunks.Hash, p 
 				res.Outcome = UpToDate
 			}
 		default:
-			if res, err = Commits(ctx, d, head.Hash, c, p); err != nil {
+			if res, err = commits(ctx, d, head.Hash, c, p, o); err != nil {
 				return Result{}, err
 			}
 		}
@@ -200,7 +204,7 @@ type CommitOptions struct {
 // and the head theirs, retrying when the head moves again meanwhile. Result.Commit is the new head; Outcome is FastForward
 // for a plain commit, Merged if a merge was needed, UpToDate if the head
 // already contained the same commit.
-func CommitWithMerge(ctx context.Context, d *db.Database, dataset string, v value.Value, opts CommitOptions, p Policy) (Result, error) {
+func CommitWithMerge(ctx context.Context, d *db.Database, dataset string, v value.Value, opts CommitOptions, p Policy, mopts ...Option) (Result, error) {
 	attempts := opts.Attempts
 	if attempts <= 0 {
 		attempts = DefaultAttempts
@@ -213,13 +217,14 @@ func CommitWithMerge(ctx context.Context, d *db.Database, dataset string, v valu
 	if err != nil {
 		return Result{}, err
 	}
-	return into(ctx, d, dataset, own.Hash, p, attempts, true)
+	return into(ctx, d, dataset, own.Hash, p, attempts, true, collect(mopts))
 }
 
 // graph reads commits for one merge, each once.
 type graph struct {
-	d       *db.Database
-	commits map[chunks.Hash]db.Commit
+	d         *db.Database
+	commits   map[chunks.Hash]db.Commit
+	ancestors *AncestorCache // nil: none
 }
 
 func (g *graph) commit(ctx context.Context, h chunks.Hash) (db.Commit, error) {
@@ -238,7 +243,8 @@ func (g *graph) commit(ctx context.Context, h chunks.Hash) (db.Commit, error) {
 const (
 	fromOurs uint8 = 1 << iota
 	fromTheirs
-	stale // an ancestor of a merge base already found
+	stale  // an ancestor of a merge base already found
+	queued // in the walk's queue
 )
 
 // mergeBases returns the commits that both sides (sets of commits) descend
@@ -250,21 +256,33 @@ const (
 // first commits found reachable from both sides are bases, and everything
 // below them is marked stale and never reported. The walk stops when only
 // stale commits remain, so it reads little more than the commits above
-// the bases.
+// the bases. It keeps a count of the queued commits that are not stale,
+// so deciding to go on costs O(1) per step.
 func (g *graph) mergeBases(ctx context.Context, ours, theirs []chunks.Hash) ([]chunks.Hash, error) {
 	flags := map[chunks.Hash]uint8{}
 	q := &commitQueue{}
+	live := 0 // queued commits without the stale flag
 	mark := func(h chunks.Hash, f uint8) error {
 		prev := flags[h]
-		flags[h] = prev | f
+		next := prev | f
+		flags[h] = next
 		if prev != 0 {
-			return nil // queued already; it sees the new flags when popped
+			// Queued or done already; a queued one sees the new flags
+			// when popped.
+			if prev&queued != 0 && prev&stale == 0 && next&stale != 0 {
+				live--
+			}
+			return nil
 		}
 		c, err := g.commit(ctx, h)
 		if err != nil {
 			return err
 		}
-		heap.Push(q, c)
+		flags[h] = next | queued
+		if next&stale == 0 {
+			live++
+		}
+		heap.Push(q, walkEntry{hash: c.Hash, height: c.Height, parents: c.Parents})
 		return nil
 	}
 	for _, h := range ours {
@@ -278,18 +296,21 @@ func (g *graph) mergeBases(ctx context.Context, ours, theirs []chunks.Hash) ([]c
 		}
 	}
 	var bases []chunks.Hash
-	for q.Len() > 0 && q.active(flags) {
+	for q.Len() > 0 && live > 0 {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		c := heap.Pop(q).(db.Commit)
-		f := flags[c.Hash]
-		if f&(fromOurs|fromTheirs) == fromOurs|fromTheirs && f&stale == 0 {
-			bases = append(bases, c.Hash)
-			f |= stale
-			flags[c.Hash] = f
+		c := heap.Pop(q).(walkEntry)
+		f := flags[c.hash] &^ queued
+		if f&stale == 0 {
+			live--
 		}
-		for _, p := range c.Parents {
+		if f&(fromOurs|fromTheirs) == fromOurs|fromTheirs && f&stale == 0 {
+			bases = append(bases, c.hash)
+			f |= stale
+		}
+		flags[c.hash] = f
+		for _, p := range c.parents {
 			if err := mark(p, f); err != nil {
 				return nil, err
 			}
@@ -319,6 +340,9 @@ func (g *graph) baseValue(ctx context.Context, bases []chunks.Hash, depth int) (
 	if len(bases) == 1 || depth >= maxBaseDepth {
 		return first.Value, nil
 	}
+	if v, ok := g.ancestors.get(ctx, g.d.Store(), bases); ok {
+		return v, nil
+	}
 	heads, v := []chunks.Hash{bases[0]}, first.Value
 	for _, b := range bases[1:] {
 		bc, err := g.commit(ctx, b)
@@ -338,35 +362,32 @@ func (g *graph) baseValue(ctx context.Context, bases []chunks.Hash, depth int) (
 		}
 		heads = append(heads, b)
 	}
+	g.ancestors.put(bases, v)
 	return v, nil
 }
 
+// walkEntry is what the merge-base walk keeps of a queued commit.
+type walkEntry struct {
+	hash    chunks.Hash
+	height  uint64
+	parents []chunks.Hash
+}
+
 // commitQueue orders commits tallest first, ties by hash.
-type commitQueue []db.Commit
+type commitQueue []walkEntry
 
 func (q commitQueue) Len() int { return len(q) }
 func (q commitQueue) Less(i, j int) bool {
-	if q[i].Height != q[j].Height {
-		return q[i].Height > q[j].Height
+	if q[i].height != q[j].height {
+		return q[i].height > q[j].height
 	}
-	return q[i].Hash.Less(q[j].Hash)
+	return q[i].hash.Less(q[j].hash)
 }
 func (q commitQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *commitQueue) Push(x any)   { *q = append(*q, x.(db.Commit)) }
+func (q *commitQueue) Push(x any)   { *q = append(*q, x.(walkEntry)) }
 func (q *commitQueue) Pop() any {
 	old := *q
 	c := old[len(old)-1]
 	*q = old[:len(old)-1]
 	return c
-}
-
-// active reports whether any queued commit is not stale: only those can
-// still lead to a merge base.
-func (q commitQueue) active(flags map[chunks.Hash]uint8) bool {
-	for _, c := range q {
-		if flags[c.Hash]&stale == 0 {
-			return true
-		}
-	}
-	return false
 }

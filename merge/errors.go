@@ -25,3 +25,7 @@ var ErrTooManyRetries = errors.New("dataset head kept moving: too many retries")
 
 // ErrUnknownPolicy is returned by ParsePolicy for a name it does not know.
 var ErrUnknownPolicy = errors.New("unknown merge policy")
+
+// ErrAsymmetricPolicy is returned by IntoAll for a policy that does not
+// declare itself symmetric (IsSymmetric).
+var ErrAsymmetricPolicy = errors.New("merging several commits at once needs a symmetric policy")

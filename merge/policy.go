@@ -61,13 +61,28 @@ func (f PolicyFunc) Resolve(ctx context.Context, st value.Store, c Conflict) (va
 	return f(ctx, st, c)
 }
 
+// symmetric marks a built-in policy that resolves a conflict the same way
+// whichever side is ours.
+type symmetric struct{ PolicyFunc }
+
+func (symmetric) Symmetric() bool { return true }
+
+// IsSymmetric reports whether p declares (with a Symmetric() bool method
+// that returns true) that it resolves every conflict the same way
+// whichever side is ours, as Deterministic and Fail do. IntoAll needs
+// that of its policy.
+func IsSymmetric(p Policy) bool {
+	s, ok := p.(interface{ Symmetric() bool })
+	return ok && s.Symmetric()
+}
+
 // The built-in policies.
 var (
 	// Fail resolves nothing: a merge with any conflict fails with a
 	// *ConflictError that lists every conflict and its path.
-	Fail Policy = PolicyFunc(func(context.Context, value.Store, Conflict) (value.Value, error) {
+	Fail Policy = symmetric{func(context.Context, value.Store, Conflict) (value.Value, error) {
 		return nil, ErrConflict
-	})
+	}}
 	// Ours takes our side of every conflict (including our deletion).
 	Ours Policy = PolicyFunc(func(_ context.Context, _ value.Store, c Conflict) (value.Value, error) {
 		return c.Ours, nil
@@ -82,9 +97,9 @@ var (
 	// a concurrent delete), and between two changes the larger value in
 	// value.Compare's total order wins. The ancestor plays no part, so
 	// Resolve(anc, a, b) == Resolve(anc, b, a).
-	Deterministic Policy = PolicyFunc(func(_ context.Context, _ value.Store, c Conflict) (value.Value, error) {
+	Deterministic Policy = symmetric{func(_ context.Context, _ value.Store, c Conflict) (value.Value, error) {
 		return deterministic(c.Ours, c.Theirs), nil
-	})
+	}}
 )
 
 func deterministic(a, b value.Value) value.Value {

@@ -365,9 +365,11 @@ func TestClusterAdoptAndConverge(t *testing.T) {
 		t.Logf("%s: %+v", p.name, st)
 	}
 	t.Logf("converged on %s: %d merge commits for %d commits", final, merges, len(want))
-	// At most one merge per peer per announcement it received from each
-	// other writer while it had a local change of its own.
-	if bound := int64(len(c.peers)*(len(c.peers)-1)*commits + 10); merges > bound {
+	// Merges take every writer's latest head at once (merge.IntoAll), so
+	// peers that heard the same changes write the same merge: at most one
+	// merge commit per commit (37-45 for 76 seen; merging one writer at a
+	// time wrote 126-137, and 500-1700 once merges got fast).
+	if bound := int64(len(want)); merges > bound {
 		t.Errorf("%d merge commits for %d commits: a merge storm (bound %d)", merges, len(want), bound)
 	}
 }

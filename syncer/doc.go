@@ -12,12 +12,20 @@
 //	announced commit is an ancestor of ours   → nothing to do
 //	(replicate mode: recursively pin the announced root first)
 //	ours is an ancestor of the announced one  → fast-forward
-//	otherwise                                 → three-way merge (merge.Into,
-//	                                            Deterministic by default)
+//	otherwise                                 → three-way merge (Deterministic
+//	                                            by default)
 //
 // and then publishes its own new root, so that the others fast-forward to the
-// merge. Merge commits are deterministic (merge.Commits), so two peers that
-// merge the same heads write the same commit and the loop ends.
+// merge. With a symmetric policy (Deterministic, Fail) the merge takes the
+// latest read head of every writer at once (merge.IntoAll): its result is
+// one commit whose parents are the changes it merges, so every peer that
+// has heard the same changes writes the same commit, whatever merges each
+// made before, and the loop ends after one round. Merging one writer at a
+// time instead makes peers merge each other's pairwise merges: on three
+// peers making 100 commits each that wrote 225 to 1,700 merge commits and
+// took seconds to settle; IntoAll writes about 75 and settles within half
+// a second of the last commit. An asymmetric policy (Ours, Theirs) merges
+// one writer at a time (merge.Into).
 //
 // # Modes
 //

@@ -40,13 +40,20 @@ type Syncer struct {
 	// take it: they must not wait behind a merge that waits on the
 	// network, and the compare-and-swap sorts out the rare race.
 	mergeMu sync.Mutex
-	notify  chan struct{} // cap 1: "publish the root"
-	ctr     counters
+	// ancestors remembers the virtual ancestors of criss-cross merges,
+	// which every merge between writers that merge each other rebuilds.
+	ancestors *merge.AncestorCache
+	notify    chan struct{} // cap 1: "publish the root"
+	ctr       counters
 
 	mu        sync.Mutex
 	writers   map[peer.ID]*writer
 	queue     []peer.ID   // writers with a head to process, FIFO
 	published chunks.Hash // the last root published successfully
+	// read holds, per writer, the dataset heads of the newest root of
+	// theirs whose head commits were read: merges take them all at once
+	// (merge.IntoAll), so writers converge in one round.
+	read map[peer.ID]map[string]chunks.Hash
 }
 
 // writer is the scheduling state of one other writer. The dispatcher
@@ -80,13 +87,15 @@ func New(d *db.Database, node *ipfsnode.Node, hs HeadStore, cfg Config) (*Syncer
 		return nil, err
 	}
 	s := &Syncer{
-		d:       d,
-		md:      db.New(newFetchingStore(d.Store())),
-		hs:      hs,
-		cfg:     cfg,
-		log:     cfg.Logger.With("db", cfg.Database),
-		notify:  make(chan struct{}, 1),
-		writers: make(map[peer.ID]*writer),
+		d:         d,
+		md:        db.New(newFetchingStore(d.Store())),
+		hs:        hs,
+		cfg:       cfg,
+		log:       cfg.Logger.With("db", cfg.Database),
+		notify:    make(chan struct{}, 1),
+		writers:   make(map[peer.ID]*writer),
+		ancestors: merge.NewAncestorCache(4096),
+		read:      make(map[peer.ID]map[string]chunks.Hash),
 	}
 	if cfg.Mode == Replicate {
 		if node == nil {
@@ -118,7 +127,7 @@ func (s *Syncer) Notify() {
 // policy (a head moved since opts.Base, by a peer or another local
 // writer, is merged with v), then Notify.
 func (s *Syncer) Commit(ctx context.Context, dataset string, v value.Value, opts merge.CommitOptions) (merge.Result, error) {
-	res, err := merge.CommitWithMerge(ctx, s.md, dataset, v, opts, s.cfg.Policy)
+	res, err := merge.CommitWithMerge(ctx, s.md, dataset, v, opts, s.cfg.Policy, merge.WithAncestorCache(s.ancestors))
 	if err != nil {
 		return res, err
 	}
@@ -574,20 +583,23 @@ func (s *Syncer) process(ctx context.Context, h Head) (r result) {
 		r.permanent = errors.Is(err, ErrBadRoot)
 		return r
 	}
-	var conflicts []error
+	// Read their heads before queueing for the lock, so that a head whose
+	// data is slow to come holds up no other writer.
 	for _, ds := range sets {
-		// Read their head before queueing for the lock, so that a head
-		// whose data is slow to come holds up no other writer.
 		if _, err := s.md.ReadCommit(ctx, ds.Head); err != nil {
 			r.err = fmt.Errorf("cannot read %s's head %s of %q: %w", h.Writer, ds.Head, ds.Name, err)
 			r.permanent = errors.Is(err, db.ErrNotCommit)
 			return r
 		}
+	}
+	s.remember(h.Writer, sets)
+	var conflicts []error
+	for _, ds := range sets {
 		t0 := time.Now()
 		s.mergeMu.Lock()
-		res, err := merge.Into(ctx, s.md, ds.Name, ds.Head, s.cfg.Policy)
+		res, err := s.mergeHeads(ctx, h.Writer, ds)
 		s.mergeMu.Unlock()
-		log.Debug("merged into dataset", "dataset", ds.Name, "outcome", res.Outcome, "took", time.Since(t0), "err", err)
+		log.Debug("merged into dataset", "dataset", ds.Name, "outcome", res.Outcome, "bases", len(res.Bases), "took", time.Since(t0), "err", err)
 		ev := Event{Writer: h.Writer, Seq: h.Seq, Root: h.Root, Dataset: ds.Name, Took: time.Since(t0)}
 		if errors.Is(err, merge.ErrConflict) {
 			s.ctr.conflicts.Add(1)
@@ -624,6 +636,44 @@ func (s *Syncer) process(ctx context.Context, h Head) (r result) {
 		r.err, r.permanent = errors.Join(conflicts...), true
 	}
 	return r
+}
+
+// remember records the dataset heads of a writer's root, all read.
+func (s *Syncer) remember(w peer.ID, sets []db.Dataset) {
+	heads := make(map[string]chunks.Hash, len(sets))
+	for _, ds := range sets {
+		heads[ds.Name] = ds.Head
+	}
+	s.mu.Lock()
+	s.read[w] = heads
+	s.mu.Unlock()
+}
+
+// mergeHeads merges writer w's head of ds into the local dataset together
+// with the heads of ds that every other writer announced last (and that
+// were read): with a symmetric policy every peer that knows the same heads
+// then writes the same merge, where merging one writer at a time makes
+// peers merge each other's pairwise merges over and over. A conflict in
+// that fold falls back to w's head alone, so one writer's conflicts do
+// not hold up the others'.
+func (s *Syncer) mergeHeads(ctx context.Context, w peer.ID, ds db.Dataset) (merge.Result, error) {
+	cache := merge.WithAncestorCache(s.ancestors)
+	if !merge.IsSymmetric(s.cfg.Policy) {
+		return merge.Into(ctx, s.md, ds.Name, ds.Head, s.cfg.Policy, cache)
+	}
+	theirs := []chunks.Hash{ds.Head}
+	s.mu.Lock()
+	for other, heads := range s.read {
+		if h, ok := heads[ds.Name]; ok && other != w {
+			theirs = append(theirs, h)
+		}
+	}
+	s.mu.Unlock()
+	res, err := merge.IntoAll(ctx, s.md, ds.Name, theirs, s.cfg.Policy, cache)
+	if err != nil && len(theirs) > 1 && errors.Is(err, merge.ErrConflict) {
+		return merge.Into(ctx, s.md, ds.Name, ds.Head, s.cfg.Policy, cache)
+	}
+	return res, err
 }
 
 func (s *Syncer) emit(e Event) {

@@ -160,9 +160,9 @@ func TestConcurrentWritersConverge(t *testing.T) {
 	for _, r := range runs {
 		merges += r.s.Stats().Merges
 	}
-	// Each merge follows an announcement that arrived after a concurrent
-	// local change: at most one per commit per other peer.
-	if bound := int64(len(peers) * (len(peers) - 1) * commits); merges > bound {
+	// Peers that heard the same changes write the same merge: at most one
+	// merge commit per commit (8-16 for 90 seen).
+	if bound := int64(len(peers) * commits); merges > bound {
 		t.Errorf("%d merge commits for %d commits: a merge storm (bound %d)", merges, len(peers)*commits, bound)
 	}
 	t.Logf("merges: %d for %d commits", merges, len(peers)*commits)

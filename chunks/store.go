@@ -69,6 +69,7 @@ type Stats struct {
 	GetMisses   int64 // requested chunks that were absent
 	CacheHits   int64 // requested chunks served from memory (pending or read cache)
 	BytesRead   int64 // bytes of chunks read from the backing storage
+	Fetches     int64 // chunks asked of other peers because the backing storage lacked them
 	Has         int64 // hashes asked about through Has and HasMany
 	Puts        int64 // chunks accepted by Put (including duplicates)
 	BytesPut    int64 // bytes accepted by Put

@@ -653,6 +653,7 @@ func (s *Store) Stats() chunks.Stats {
 		GetMisses:   s.st.misses.Load(),
 		CacheHits:   s.st.hits.Load(),
 		BytesRead:   s.st.bytesRead.Load(),
+		Fetches:     s.st.fetches.Load(),
 		Has:         s.st.has.Load(),
 		Puts:        s.st.puts.Load(),
 		BytesPut:    s.st.bytesPut.Load(),

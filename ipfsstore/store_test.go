@@ -492,8 +492,8 @@ func TestGetFetchesFromPeerOverBitswap(t *testing.T) {
 	for _, c := range all {
 		total += int64(c.Size())
 	}
-	if st := sb.Stats(); st.BytesRead != total || st.GetMisses != 0 {
-		t.Errorf("B's stats after fetching: BytesRead %d (want %d), GetMisses %d (want 0)", st.BytesRead, total, st.GetMisses)
+	if st := sb.Stats(); st.BytesRead != total || st.GetMisses != 0 || st.Fetches != int64(len(all)) {
+		t.Errorf("B's stats after fetching: BytesRead %d (want %d), GetMisses %d (want 0), Fetches %d (want %d)", st.BytesRead, total, st.GetMisses, st.Fetches, len(all))
 	}
 
 	// Now B's node holds them: this store, a fresh one (no cache), and B's CLI agree.

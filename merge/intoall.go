@@ -72,14 +72,10 @@ func IntoAll(ctx context.Context, d *db.Database, dataset string, theirs []chunk
 		default:
 			all = append(all, head.Hash)
 		}
-		tips, err := g.tips(ctx, all)
-		if err != nil {
-			return Result{}, err
-		}
-		if len(tips) == 0 {
+		if len(all) == 0 {
 			return Result{}, fmt.Errorf("cannot merge into %q: no commits: %w", dataset, db.ErrNoHead)
 		}
-		res, err := g.combine(ctx, tips, p)
+		res, err := g.mergeAll(ctx, all, p)
 		if err != nil {
 			return Result{}, err
 		}
@@ -101,6 +97,61 @@ func IntoAll(ctx context.Context, d *db.Database, dataset string, theirs []chunk
 		last = err
 	}
 	return Result{}, fmt.Errorf("cannot merge %d commits into %q: %w: %w", len(theirs), dataset, ErrTooManyRetries, last)
+}
+
+// mergeAll returns the commit that holds every commit of hs: one of them
+// if it descends from all the others (nothing is looked through or merged
+// then: a peer catching up adopts a merge as it is), an existing
+// automatic merge among them whose parents are exactly the tips, or a new
+// automatic merge of the tips.
+func (g *graph) mergeAll(ctx context.Context, hs []chunks.Hash, p Policy) (Result, error) {
+	top, err := g.latest(ctx, hs)
+	if err != nil {
+		return Result{}, err
+	}
+	if len(top) == 1 {
+		c, err := g.commit(ctx, top[0])
+		return Result{Outcome: FastForward, Commit: c}, err
+	}
+	tips, err := g.tips(ctx, top)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, h := range top {
+		if c, err := g.commit(ctx, h); err == nil && IsAutoMerge(c) && slices.Equal(c.Parents, tips) {
+			return Result{Outcome: FastForward, Commit: c}, nil
+		}
+	}
+	return g.combine(ctx, tips, p)
+}
+
+// latest returns the distinct commits of hs that no other one descends
+// from, sorted by hash.
+func (g *graph) latest(ctx context.Context, hs []chunks.Hash) ([]chunks.Hash, error) {
+	hs = slices.Clone(hs)
+	slices.SortFunc(hs, chunks.Hash.Compare)
+	hs = slices.Compact(hs)
+	var out []chunks.Hash
+	for i, h := range hs {
+		covered := false
+		for j, other := range hs {
+			if i == j {
+				continue
+			}
+			ok, err := g.d.IsAncestor(ctx, h, other)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
 
 // tips looks through automatic merges among hs to what they merged and
@@ -135,28 +186,7 @@ func (g *graph) tips(ctx context.Context, hs []chunks.Hash) ([]chunks.Hash, erro
 			return nil, err
 		}
 	}
-	slices.SortFunc(flat, chunks.Hash.Compare)
-	var out []chunks.Hash
-	for i, h := range flat {
-		covered := false
-		for j, other := range flat {
-			if i == j {
-				continue
-			}
-			ok, err := g.d.IsAncestor(ctx, h, other)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				covered = true
-				break
-			}
-		}
-		if !covered {
-			out = append(out, h)
-		}
-	}
-	return out, nil
+	return g.latest(ctx, flat)
 }
 
 // combine returns the commit that merges tips (sorted, none descending

@@ -85,7 +85,7 @@ func TestIntoAllOneRound(t *testing.T) {
 // merged different pairs end on the one merge of all three changes, and
 // a change made on top of it is a fast-forward.
 func TestIntoAllWidensPartialMerges(t *testing.T) {
-	cs := chunks.NewMemoryStore()
+	cs := newCounting()
 	d := db.New(cs)
 	base := commit(t, d, mustMap(t, cs, str("k"), num(0)))
 	xa, xb, xc := setKey(t, d, base, "a", 1), setKey(t, d, base, "b", 1), setKey(t, d, base, "c", 1)
@@ -104,6 +104,17 @@ func TestIntoAllWidensPartialMerges(t *testing.T) {
 	}
 	if r := intoAll(t, d, "B", fa.Commit.Hash); r.Outcome != FastForward || r.Commit.Hash != fa.Commit.Hash {
 		t.Fatalf("B adopting the merge: %v %s", r.Outcome, r.Commit.Hash)
+	}
+	// A peer that catches up adopts the merge as it is, merging nothing.
+	// (fbc is no ancestor of fa: fa replaced it.)
+	puts := cs.puts.Load()
+	if r := intoAll(t, d, "New", fa.Commit.Hash, fbc.Commit.Hash); r.Outcome != FastForward || r.Commit.Hash != fa.Commit.Hash {
+		t.Fatalf("a new peer adopting the merge: %v %s", r.Outcome, r.Commit.Hash)
+	}
+	// Moving the new dataset's head writes the database root: two chunks
+	// (datasets map and root document), nothing of a merge.
+	if n := cs.puts.Load() - puts; n > 2 {
+		t.Errorf("adopting an existing merge wrote %d chunks: it merged again", n)
 	}
 	ya := setKey(t, d, fa.Commit, "a", 2)
 	setHead(t, d, "A", ya)

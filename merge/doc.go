@@ -42,10 +42,16 @@
 // the same heads write byte-identical commits instead of merging each
 // other's merges forever.
 //
-// Into merges a commit into a dataset's head (the sync loop's step), and
-// CommitWithMerge is the application's commit: "commit v, derived from
-// the head I read; if someone moved the head meanwhile, merge with it;
-// retry if the head moves again while merging".
+// Into merges a commit into a dataset's head, and CommitWithMerge is the
+// application's commit: "commit v, derived from the head I read; if
+// someone moved the head meanwhile, merge with it; retry if the head moves
+// again while merging". IntoAll is the sync loop's step: it merges the
+// latest heads of every writer at once into one AutoMerge commit whose
+// parents are the changes merged (looking through earlier AutoMerges), so
+// writers that have heard the same changes write the same commit and stop,
+// where pairwise merges of each other's merges go on for rounds.
+// WithAncestorCache lets a long-lived merger keep the virtual ancestors of
+// criss-cross histories, which every such merge rebuilds otherwise.
 //
 //	res, err := merge.CommitWithMerge(ctx, d, "todo", newValue,
 //		merge.CommitOptions{Base: head.Hash}, merge.Deterministic)

@@ -33,12 +33,11 @@ type Syncer struct {
 	pctr pushCounters
 
 	started atomic.Bool
-	// mergeMu makes the syncer's merges one at a time: merging several
-	// writers' heads at once only makes them lose the compare-and-swap to
-	// each other and write intermediate merges that every peer must merge
-	// again (a merge storm). The application's commits (Commit) do not
-	// take it: they must not wait behind a merge that waits on the
-	// network, and the compare-and-swap sorts out the rare race.
+	// mergeMu makes the syncer's merges one at a time: concurrent ones
+	// would lose the compare-and-swap to each other and merge again. The
+	// application's commits (Commit) do not take it: they must not wait
+	// behind a merge that waits on the network, and the compare-and-swap
+	// sorts out the rare race.
 	mergeMu sync.Mutex
 	// ancestors remembers the virtual ancestors of criss-cross merges,
 	// which every merge between writers that merge each other rebuilds.

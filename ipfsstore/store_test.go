@@ -587,6 +587,8 @@ func TestRootAndChunksSurviveDaemonRestart(t *testing.T) {
 	d.Restart(t)
 	t.Logf("API %s before the restart, %s after", oldAPI, d.APIAddr)
 	n2 := connect(t, d)
+	// The daemon kept the root's MFS entry (Open would repair a missing one).
+	assertEntries(t, cliRootEntries(t, d, dbMFSDir(t, dir)), top.Hash())
 	s2 := openStoreWith(t, n2, Options{Dir: dir, FetchTimeout: -1}) // local node only
 	if r := mustRoot(t, s2); r != top.Hash() {
 		t.Fatalf("root after restart = %s, want %s", r, top.Hash())
@@ -598,6 +600,46 @@ func TestRootAndChunksSurviveDaemonRestart(t *testing.T) {
 		t.Errorf("a freshly opened store served %d chunks from memory", st.CacheHits)
 	}
 	assertEntries(t, nodeRootEntries(t, n2, dbMFSDir(t, dir)), top.Hash())
+}
+
+// The embedded node keeps its MFS root in its repo: after the node
+// restarts, the root's entry is still there (no repair needed) and a GC
+// keeps the whole DAG.
+func TestEmbeddedRootEntrySurvivesRestartAndGC(t *testing.T) {
+	repo := filepath.Join(t.TempDir(), "kubo")
+	dir := t.TempDir()
+	n, err := ipfsnode.StartEmbedded(ctxT(t), ipfsnode.EmbeddedConfig{Repo: repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, n, dir)
+	leaf := chunkstest.Chunk(t, 3000)
+	mid := linkedChunk(t, "mid", leaf.Hash())
+	top := linkedChunk(t, "top", mid.Hash())
+	mustPut(t, s, leaf, mid, top)
+	mustCommit(t, s, top.Hash(), chunks.Hash{})
+	mdir := dbMFSDir(t, dir)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	n2, err := ipfsnode.StartEmbedded(ctxT(t), ipfsnode.EmbeddedConfig{Repo: repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n2.Close()
+	// Before any store opens (Open would repair a missing entry).
+	assertEntries(t, nodeRootEntries(t, n2, mdir), top.Hash())
+	if err := corerepo.GarbageCollect(n2.Core(), ctxT(t)); err != nil {
+		t.Fatalf("garbage collection: %v", err)
+	}
+	fresh := openStoreWith(t, n2, Options{Dir: dir, FetchTimeout: -1})
+	for _, c := range []chunks.Chunk{top, mid, leaf} {
+		mustGet(t, fresh, c)
+	}
 }
 
 // --- e, f. Garbage collection ----------------------------------------------

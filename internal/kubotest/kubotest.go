@@ -664,17 +664,34 @@ func (n *Node) connect(other *Node) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()
-	if err := n.rpc(ctx, "swarm/connect", url.Values{"arg": {addr}}, nil); err != nil {
-		return fmt.Errorf("cannot connect %s to %s: %w", n.PeerID, addr, err)
-	}
-	// swarm/connect returns once n holds the connection; other registers it
-	// on its own schedule.
-	err := poll(ctx, func() (bool, error) {
+	connected := func() (bool, error) {
 		if ok, err := n.hasPeer(ctx, other.PeerID); !ok || err != nil {
 			return false, err
 		}
 		return other.hasPeer(ctx, n.PeerID)
-	})
+	}
+	// A dial can cross one that other makes to n at the same moment (it
+	// learnt n's address from a third node): the two TLS handshakes then
+	// fail each other ("unexpected handshake message"). Either dial may
+	// still have won; if neither did, dial again.
+	for attempt := 1; ; attempt++ {
+		err := n.rpc(ctx, "swarm/connect", url.Values{"arg": {addr}}, nil)
+		if err == nil {
+			break
+		}
+		wait, stop := context.WithTimeout(ctx, time.Second)
+		perr := poll(wait, connected)
+		stop()
+		if perr == nil {
+			return nil
+		}
+		if attempt == 3 || ctx.Err() != nil {
+			return fmt.Errorf("cannot connect %s to %s: %w", n.PeerID, addr, err)
+		}
+	}
+	// swarm/connect returns once n holds the connection; other registers it
+	// on its own schedule.
+	err := poll(ctx, connected)
 	if err != nil {
 		return fmt.Errorf("%s and %s do not list each other as peers within %v: %w", n.PeerID, other.PeerID, connectTimeout, err)
 	}

@@ -348,19 +348,14 @@ func runWrite(ctx context.Context, g *globalOptions, ds, key, message string,
 }
 
 // commitValue makes v the dataset's head, merging with any commits that
-// other writers made since head was read.
+// other writers made since head was read (for a new dataset, with whatever
+// another writer created meanwhile).
 func commitValue(ctx context.Context, d *db.Database, ds string, head *db.Commit, v value.Value, meta value.Struct) (merge.Result, error) {
+	opts := merge.CommitOptions{Meta: meta}
 	if head != nil {
-		return merge.CommitWithMerge(ctx, d, ds, v, merge.CommitOptions{Base: head.Hash, Meta: meta}, merge.Deterministic)
+		opts.Base = head.Hash
 	}
-	// A new dataset: a first commit, merged into whatever another writer
-	// created meanwhile. CommitWithMerge without a base would instead make
-	// that writer's head the parent and drop its value.
-	own, err := d.WriteCommit(ctx, v, nil, meta)
-	if err != nil {
-		return merge.Result{}, err
-	}
-	return merge.Into(ctx, d, ds, own.Hash, merge.Deterministic)
+	return merge.CommitWithMerge(ctx, d, ds, v, opts, merge.Deterministic)
 }
 
 // readCommitArg reads the head of a dataset, or a commit by hash or CID;

@@ -17,17 +17,28 @@ import (
 	iface "github.com/ipfs/kubo/core/coreiface"
 	"github.com/ipfs/kubo/core/coreiface/options"
 
+	"github.com/noms-ipfs/noms-ipfs/chunks"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
 
 // rpcBackend talks to a Kubo daemon over HTTP. Writes go as one CARv1
 // stream per batch to dag/import, Kubo's fastest ingest path (it also
 // re-hashes every block and checks it is valid DAG-CBOR). Each import holds
-// the daemon's pin lock, so a garbage collection runs before or after a
-// batch, never inside it; the store links the new root into MFS before the
-// first batch and writes top down, so every block is reachable from MFS
-// when it lands.
+// the daemon's pin lock (see importLock), so a garbage collection runs
+// before or after a batch, never inside it; the store links the new root
+// into MFS before the first batch and writes top down, so every block is
+// reachable from MFS when its batch ends.
 type rpcBackend struct{ n *ipfsnode.Node }
+
+// importLock is the block every import names as its CAR root, so that
+// dag/import (with pin-roots) holds the pin lock for the whole import. It
+// stays pinned: one recursive pin of an 18-byte leaf per node, shared by
+// every database, the DAG-CBOR map {"noms-ipfs": "import"}.
+var importLock = func() blocks.Block {
+	data := []byte{0xa1, 0x69, 'n', 'o', 'm', 's', '-', 'i', 'p', 'f', 's', 0x66, 'i', 'm', 'p', 'o', 'r', 't'}
+	blk, _ := blocks.NewBlockWithCid(data, HashToCID(chunks.Of(data)))
+	return blk
+}()
 
 func (b *rpcBackend) batchSize() int { return 4096 }
 
@@ -35,14 +46,21 @@ func (b *rpcBackend) write(ctx context.Context, blks []blocks.Block) error {
 	if len(blks) == 0 {
 		return nil
 	}
-	size := 64
+	size := 64 + len(importLock.RawData()) + 48
 	for _, blk := range blks {
 		size += len(blk.RawData()) + 48
 	}
-	car := appendCARv1(make([]byte, 0, size), blks[0].Cid(), blks)
+	// The CAR's root is the import lock block: asked to pin its roots,
+	// dag/import holds Kubo's pin lock, which excludes a garbage
+	// collection, from the first block to the last (it takes no lock
+	// otherwise). Pinning the lock block is O(1): a leaf, pinned already
+	// after the first import.
+	car := appendCARv1(make([]byte, 0, size), importLock.Cid(), append([]blocks.Block{importLock}, blks...))
 	resp, err := b.n.RPC().Request("dag/import").
-		Option("pin-roots", false).
+		Option("pin-roots", true).
 		Option("silent", true).
+		Option("fast-provide-root", false).
+		Option("fast-provide-dag", false).
 		FileBody(bytes.NewReader(car)).
 		Send(ctx)
 	if err != nil {

@@ -710,6 +710,26 @@ func testGCKeepsReachableChunks(t *testing.T, env gcEnv) {
 	}
 }
 
+// Imports over RPC name the import lock block as their CAR root so that
+// Kubo holds its pin (GC) lock through each import: the block is valid
+// DAG-CBOR under the chunk scheme, and it ends up pinned, as a leaf.
+func TestImportLockBlock(t *testing.T) {
+	if err := dagcbor.Validate(importLock.RawData()); err != nil {
+		t.Fatalf("import lock block is not valid DAG-CBOR: %v", err)
+	}
+	if h, err := CIDToHash(importLock.Cid()); err != nil || h != chunks.Of(importLock.RawData()) {
+		t.Fatalf("import lock CID %s does not follow the chunk scheme: %v", importLock.Cid(), err)
+	}
+	d := kubotest.Start(t)
+	s := openStore(t, connect(t, d), t.TempDir())
+	c := chunkstest.Chunk(t, 100)
+	mustPut(t, s, c)
+	mustCommit(t, s, c.Hash(), chunks.Hash{})
+	if pins := d.IPFS(t, "pin", "ls", "--type=recursive"); !strings.Contains(pins, importLock.Cid().String()) {
+		t.Fatalf("the import lock block is not pinned after an import:\n%s", pins)
+	}
+}
+
 func TestGCKeepsReachableChunksRPC(t *testing.T) {
 	d := kubotest.Start(t)
 	testGCKeepsReachableChunks(t, gcEnv{

@@ -18,6 +18,8 @@ import (
 	"github.com/ipfs/kubo/core/coreiface/options"
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
+	"github.com/noms-ipfs/noms-ipfs/internal/carv1"
+	"github.com/noms-ipfs/noms-ipfs/internal/cborx"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
 
@@ -35,7 +37,7 @@ type rpcBackend struct{ n *ipfsnode.Node }
 // stays pinned: one recursive pin of an 18-byte leaf per node, shared by
 // every database, the DAG-CBOR map {"noms-ipfs": "import"}.
 var importLock = func() blocks.Block {
-	data := []byte{0xa1, 0x69, 'n', 'o', 'm', 's', '-', 'i', 'p', 'f', 's', 0x66, 'i', 'm', 'p', 'o', 'r', 't'}
+	data := cborx.AppendText(cborx.AppendText(cborx.AppendHead(nil, cborx.Map, 1), "noms-ipfs"), "import")
 	blk, _ := blocks.NewBlockWithCid(data, HashToCID(chunks.Of(data)))
 	return blk
 }()
@@ -55,7 +57,7 @@ func (b *rpcBackend) write(ctx context.Context, blks []blocks.Block) error {
 	// collection, from the first block to the last (it takes no lock
 	// otherwise). Pinning the lock block is O(1): a leaf, pinned already
 	// after the first import.
-	car := appendCARv1(make([]byte, 0, size), importLock.Cid(), append([]blocks.Block{importLock}, blks...))
+	car := carv1.Append(make([]byte, 0, size), importLock.Cid(), append([]blocks.Block{importLock}, blks...))
 	resp, err := b.n.RPC().Request("dag/import").
 		Option("pin-roots", true).
 		Option("silent", true).

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
+	"github.com/noms-ipfs/noms-ipfs/internal/carv1"
 	"github.com/noms-ipfs/noms-ipfs/internal/kubotest"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
@@ -110,7 +111,7 @@ func BenchmarkIngest20k(b *testing.B) {
 	b.Run("rpc/kubo-dag-import", func(b *testing.B) {
 		rpcNode := connect(b, kubotest.Start(b))
 		ingest(b, func(tree []chunks.Chunk) {
-			car := appendCARv1(nil, HashToCID(tree[len(tree)-1].Hash()), toBlocks(tree))
+			car := carv1.Append(nil, HashToCID(tree[len(tree)-1].Hash()), toBlocks(tree))
 			resp, err := rpcNode.RPC().Request("dag/import").Option("pin-roots", true).
 				FileBody(bytes.NewReader(car)).Send(ctx)
 			if err == nil && resp.Error != nil {

@@ -19,7 +19,7 @@ import (
 	"github.com/noms-ipfs/noms-ipfs/chunks"
 	"github.com/noms-ipfs/noms-ipfs/dagcbor"
 	"github.com/noms-ipfs/noms-ipfs/headstore"
-	"github.com/noms-ipfs/noms-ipfs/internal/cborx"
+	"github.com/noms-ipfs/noms-ipfs/internal/carv1"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
 
@@ -314,7 +314,7 @@ func (p *pusher) importBlocks(ctx context.Context, blks []blocks.Block) error {
 	if p.node.Embedded() {
 		return p.node.Core().Blocks.AddBlocks(ctx, blks)
 	}
-	car := appendCAR(nil, blks[0].Cid(), blks)
+	car := carv1.Append(nil, blks[0].Cid(), blks)
 	resp, err := p.node.RPC().Request("dag/import").
 		Option("pin-roots", false).
 		Option("silent", true).
@@ -366,25 +366,4 @@ func (p *pusher) settle(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
-}
-
-// appendCAR appends a CARv1 stream of blks, with the given root, to buf:
-// varint(len(header)) header, then varint(len(cid)+len(data)) cid data per
-// block, the header being {"roots": [root], "version": 1}.
-func appendCAR(buf []byte, root cid.Cid, blks []blocks.Block) []byte {
-	hdr := cborx.AppendHead(nil, cborx.Map, 2)
-	hdr = cborx.AppendText(hdr, "roots")
-	hdr = cborx.AppendHead(hdr, cborx.Array, 1)
-	hdr = cborx.AppendLink(hdr, root)
-	hdr = cborx.AppendText(hdr, "version")
-	hdr = cborx.AppendHead(hdr, cborx.Uint, 1)
-	buf = binary.AppendUvarint(buf, uint64(len(hdr)))
-	buf = append(buf, hdr...)
-	for _, b := range blks {
-		cb := b.Cid().Bytes()
-		buf = binary.AppendUvarint(buf, uint64(len(cb)+len(b.RawData())))
-		buf = append(buf, cb...)
-		buf = append(buf, b.RawData()...)
-	}
-	return buf
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"testing"
 
-	blocks "github.com/ipfs/go-block-format"
-
 	"github.com/noms-ipfs/noms-ipfs/chunks"
 	"github.com/noms-ipfs/noms-ipfs/value"
 )
@@ -69,20 +67,4 @@ func FuzzParsePush(f *testing.F) {
 			}
 		}
 	})
-}
-
-func TestAppendCAR(t *testing.T) {
-	a, _ := value.Encode(value.String("a"))
-	blk, _ := blocks.NewBlockWithCid(a, chunks.Of(a).CID())
-	car := appendCAR(nil, blk.Cid(), []blocks.Block{blk})
-	hl, n := binary.Uvarint(car)
-	if n <= 0 || int(hl)+n > len(car) {
-		t.Fatalf("bad header length")
-	}
-	rest := car[n+int(hl):]
-	bl, m := binary.Uvarint(rest)
-	cb := blk.Cid().Bytes()
-	if int(bl) != len(cb)+len(a) || !bytes.Equal(rest[m:m+len(cb)], cb) || !bytes.Equal(rest[m+len(cb):], a) {
-		t.Fatalf("bad block section: %x", rest)
-	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/noms-ipfs/noms-ipfs/internal/kubotest"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
 
@@ -21,7 +22,6 @@ import (
 // milliseconds, so these only decide how long a broken build takes to fail.
 const (
 	waitTimeout = 15 * time.Second
-	pollEvery   = 10 * time.Millisecond
 )
 
 func ctxT(t testing.TB) context.Context {
@@ -102,21 +102,20 @@ func (w tWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// waitFor polls cond until it holds, failing with what after waitTimeout,
-// and with what state returns then, if given.
+// waitFor waits (testwait.Until) for cond, for up to waitTimeout, and
+// reports what state returns, if given, on failure.
 func waitFor(t *testing.T, what string, cond func() bool, state ...func() any) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			msg := fmt.Sprintf("timed out after %v waiting for %s", waitTimeout, what)
-			for _, st := range state {
-				msg += fmt.Sprintf("; have %+v", st())
-			}
-			t.Fatal(msg)
+	testwait.Until(t, waitTimeout, what, func() (bool, string) {
+		if cond() {
+			return true, ""
 		}
-		time.Sleep(pollEvery)
-	}
+		var have []string
+		for _, st := range state {
+			have = append(have, fmt.Sprintf("%+v", st()))
+		}
+		return false, strings.Join(have, "; ")
+	})
 }
 
 // waitTopicPeer waits until the daemon behind n counts the daemon with ID

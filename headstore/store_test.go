@@ -21,6 +21,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
 
@@ -278,11 +279,7 @@ func TestHostileAnnouncements(t *testing.T) {
 			if err := evil.n.API().PubSub().Publish(ctxT(t), sa.Topic(), m.data); err != nil {
 				t.Fatalf("raw publish of %s: %v", m.what, err)
 			}
-			deadline := time.Now().Add(time.Second)
-			for sb.Stats().Received == prev.Received && time.Now().Before(deadline) {
-				time.Sleep(pollEvery)
-			}
-			if sb.Stats().Received > prev.Received {
+			if testwait.Poll(time.Second, func() bool { return sb.Stats().Received > prev.Received }) {
 				break
 			}
 			if attempt == 3 {

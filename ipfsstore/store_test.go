@@ -25,6 +25,7 @@ import (
 	"github.com/noms-ipfs/noms-ipfs/chunks/chunkstest"
 	"github.com/noms-ipfs/noms-ipfs/dagcbor"
 	"github.com/noms-ipfs/noms-ipfs/internal/kubotest"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
 
@@ -239,25 +240,14 @@ func nodeRecursivePins(t testing.TB, n *ipfsnode.Node) map[string][]cid.Cid {
 	return out
 }
 
-// waitUntil polls cond until it holds, failing the test with what after
-// pollBound.
+// pollUntil waits (testwait.Until) for cond, for up to pollBound, and
+// reports cond's last error on failure.
 func pollUntil(t testing.TB, what string, cond func() (bool, error)) {
 	t.Helper()
-	deadline := time.Now().Add(pollBound)
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	var lastErr error
-	for {
+	testwait.Until(t, pollBound, what, func() (bool, string) {
 		ok, err := cond()
-		if ok && err == nil {
-			return
-		}
-		lastErr = err
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not the case within %v (last error: %v)", what, pollBound, lastErr)
-		}
-		<-tick.C
-	}
+		return ok && err == nil, fmt.Sprintf("last error: %v", err)
+	})
 }
 
 // --- a. Put validation -------------------------------------------------

@@ -14,6 +14,7 @@ import (
 	"github.com/ipfs/kubo/core/coreiface/options"
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 	"github.com/noms-ipfs/noms-ipfs/syncer"
 )
 
@@ -45,7 +46,7 @@ func rawPubsub(b *testing.B, from, to *peerT, n int) []time.Duration {
 		b.Fatal(err)
 	}
 	defer sub.Close()
-	waitFor(b, 20*time.Second, "the raw topic's mesh", func() (bool, string) {
+	testwait.Until(b, 20*time.Second, "the raw topic's mesh", func() (bool, string) {
 		ps, err := from.node.API().PubSub().Peers(c, options.PubSub.Topic(topic))
 		return err == nil && len(ps) > 0, fmt.Sprint(ps, err)
 	})
@@ -107,7 +108,7 @@ func BenchmarkHeadPropagation(b *testing.B) {
 	bp.start(b, c.writers(), syncer.Config{OnEvent: got.event})
 	a.start(b, c.writers(), syncer.Config{})
 	h := a.commit(b, "bench", "warm-up", 0)
-	waitFor(b, 30*time.Second, "B adopting the warm-up commit", func() (bool, string) {
+	testwait.Until(b, 30*time.Second, "B adopting the warm-up commit", func() (bool, string) {
 		_, ok := got.when(h)
 		return ok, ""
 	})
@@ -118,7 +119,7 @@ func BenchmarkHeadPropagation(b *testing.B) {
 		h := a.commit(b, "bench", key("A", i), int64(i))
 		t1 := time.Now()
 		var at time.Time
-		waitFor(b, 30*time.Second, fmt.Sprintf("B adopting commit %d", i), func() (bool, string) {
+		testwait.Until(b, 30*time.Second, fmt.Sprintf("B adopting commit %d", i), func() (bool, string) {
 			var ok bool
 			at, ok = got.when(h)
 			return ok, ""
@@ -199,7 +200,7 @@ func BenchmarkLateJoiner(b *testing.B) {
 		cp.dir = filepath.Join(b.TempDir(), fmt.Sprintf("C-%d", i))
 		start := time.Now()
 		cp.start(b, c.writers(), syncer.Config{})
-		waitFor(b, time.Minute, "C adopting the current head", func() (bool, string) {
+		testwait.Until(b, time.Minute, "C adopting the current head", func() (bool, string) {
 			return cp.head("data") == head, cp.head("data").String()
 		})
 		took = append(took, time.Since(start))

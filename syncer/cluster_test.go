@@ -19,6 +19,7 @@ import (
 	"github.com/noms-ipfs/noms-ipfs/db"
 	"github.com/noms-ipfs/noms-ipfs/headstore"
 	"github.com/noms-ipfs/noms-ipfs/internal/kubotest"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 	"github.com/noms-ipfs/noms-ipfs/ipfsstore"
 	"github.com/noms-ipfs/noms-ipfs/merge"
@@ -257,28 +258,11 @@ func (p *peerT) head(dataset string) chunks.Hash {
 	return c.Hash
 }
 
-// waitFor polls cond every 20 ms until it holds, failing after timeout
-// with the last state cond described.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s; last state: %s", timeout, what, state)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // converged waits until every peer has the same non-zero head of dataset.
 func converged(t testing.TB, timeout time.Duration, dataset string, peers ...*peerT) chunks.Hash {
 	t.Helper()
 	var h chunks.Hash
-	waitFor(t, timeout, "identical heads of "+dataset, func() (bool, string) {
+	testwait.Until(t, timeout, "identical heads of "+dataset, func() (bool, string) {
 		var state []string
 		same := true
 		h = peers[0].head(dataset)
@@ -323,7 +307,7 @@ func TestClusterAdoptAndConverge(t *testing.T) {
 	}
 	h := a.commit(t, "data", "first", 1)
 	for _, p := range []*peerT{b, cc} {
-		waitFor(t, 20*time.Second, p.name+" adopting A's first head", func() (bool, string) {
+		testwait.Until(t, 20*time.Second, p.name+" adopting A's first head", func() (bool, string) {
 			st := p.s.Stats() // counted once the head has moved
 			return p.head("data") == h && st.FastForwards == 1, fmt.Sprintf("head=%s %+v", p.head("data"), st)
 		})
@@ -451,7 +435,7 @@ func TestClusterReplicaOutlivesPublisher(t *testing.T) {
 	for i := range 3 {
 		h = a.commit(t, "data", key("extra", i), int64(i))
 	}
-	waitFor(t, 30*time.Second, "B adopting and pinning A's head", func() (bool, string) {
+	testwait.Until(t, 30*time.Second, "B adopting and pinning A's head", func() (bool, string) {
 		st := b.s.Stats()
 		return b.head("data") == h && st.Pins >= 1 && st.Pending == 0, fmt.Sprintf("head=%s %+v", b.head("data"), st)
 	})
@@ -477,7 +461,7 @@ func TestClusterReplicaOutlivesPublisher(t *testing.T) {
 
 	// C joins now, allowing A and B: only B can serve the data.
 	cc.start(t, allowed, syncer.Config{})
-	waitFor(t, 60*time.Second, "C adopting the head through B", func() (bool, string) {
+	testwait.Until(t, 60*time.Second, "C adopting the head through B", func() (bool, string) {
 		return cc.head("data") == h, fmt.Sprintf("head=%s %+v %+v", cc.head("data"), cc.s.Stats(), cc.s.Writers())
 	})
 	got := cc.values(t, "data")
@@ -515,7 +499,7 @@ func TestClusterUnreachableAnnouncement(t *testing.T) {
 	if err := ghost.Publish(ctx(t), nowhere); err != nil {
 		t.Fatalf("publish the ghost head: %v", err)
 	}
-	waitFor(t, 20*time.Second, "B to start on the ghost head", func() (bool, string) {
+	testwait.Until(t, 20*time.Second, "B to start on the ghost head", func() (bool, string) {
 		for _, w := range b.s.Writers() {
 			if w.Writer == ghost.Self() && w.Root == nowhere {
 				return true, ""
@@ -526,12 +510,12 @@ func TestClusterUnreachableAnnouncement(t *testing.T) {
 	for i := range 3 {
 		start := time.Now()
 		h := a.commit(t, "data", key("A", i), int64(i))
-		waitFor(t, 10*time.Second, "B adopting A's head beside the ghost", func() (bool, string) {
+		testwait.Until(t, 10*time.Second, "B adopting A's head beside the ghost", func() (bool, string) {
 			return b.head("data") == h, b.head("data").String()
 		})
 		t.Logf("A's commit %d adopted by B in %v", i, time.Since(start))
 	}
-	waitFor(t, 20*time.Second, "retries of the ghost head", func() (bool, string) {
+	testwait.Until(t, 20*time.Second, "retries of the ghost head", func() (bool, string) {
 		for _, w := range b.s.Writers() {
 			if w.Writer == ghost.Self() {
 				return w.Attempts >= 2 && !w.Synced, fmt.Sprintf("%+v", w)

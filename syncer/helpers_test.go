@@ -10,6 +10,7 @@ import (
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
 	"github.com/noms-ipfs/noms-ipfs/db"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 	"github.com/noms-ipfs/noms-ipfs/value"
 )
 
@@ -32,25 +33,6 @@ func (w tbWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// waitFor polls cond every 10 ms until it holds or timeout passes, then
-// fails with what describe says about the state.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s; last state: %s", timeout, what, last)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // headOf returns the dataset's head hash, zero if none.
 func headOf(t testing.TB, d *db.Database, dataset string) chunks.Hash {
 	t.Helper()
@@ -66,7 +48,7 @@ func headOf(t testing.TB, d *db.Database, dataset string) chunks.Hash {
 func sameHeads(t testing.TB, timeout time.Duration, dataset string, dbs ...*db.Database) chunks.Hash {
 	t.Helper()
 	var h chunks.Hash
-	waitFor(t, timeout, "identical heads of "+dataset, func() (bool, string) {
+	testwait.Until(t, timeout, "identical heads of "+dataset, func() (bool, string) {
 		heads := make([]string, len(dbs))
 		same := true
 		for i, d := range dbs {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
 	"github.com/noms-ipfs/noms-ipfs/headstore"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 	"github.com/noms-ipfs/noms-ipfs/syncer"
 )
 
@@ -35,10 +36,10 @@ func TestClusterHostileAnnouncements(t *testing.T) {
 	b.start(t, allowed, syncer.Config{})
 
 	h1 := a.commit(t, "data", "one", 1)
-	waitFor(t, 20*time.Second, "B adopting A's first head", func() (bool, string) { return b.head("data") == h1, b.head("data").String() })
+	testwait.Until(t, 20*time.Second, "B adopting A's first head", func() (bool, string) { return b.head("data") == h1, b.head("data").String() })
 	old := b.hs.Known()[a.key]
 	h2 := a.commit(t, "data", "two", 2)
-	waitFor(t, 20*time.Second, "B adopting A's second head", func() (bool, string) {
+	testwait.Until(t, 20*time.Second, "B adopting A's second head", func() (bool, string) {
 		return b.head("data") == h2 && b.hs.Known()[a.key].Seq > old.Seq, b.head("data").String()
 	})
 
@@ -62,7 +63,7 @@ func TestClusterHostileAnnouncements(t *testing.T) {
 		}
 		_ = sub.Close()
 	}()
-	waitFor(t, 20*time.Second, "the evil daemon seeing B on the topic", func() (bool, string) {
+	testwait.Until(t, 20*time.Second, "the evil daemon seeing B on the topic", func() (bool, string) {
 		ps, err := evil.node.API().PubSub().Peers(ctx(t), options.PubSub.Topic(topic))
 		return err == nil && slices.ContainsFunc(ps, func(p peer.ID) bool { return p.String() == b.kubo.PeerID }), fmt.Sprint(ps, err)
 	})
@@ -104,12 +105,7 @@ func TestClusterHostileAnnouncements(t *testing.T) {
 			}
 			// B's own and A's re-announcements keep arriving (dropped as
 			// self and duplicate), so only the expected reason tells.
-			received := func() bool { return b.hs.Stats().Dropped[m.reason] > prev.Dropped[m.reason] }
-			deadline := time.Now().Add(2 * time.Second)
-			for !received() && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond) // polling a counter; nothing to wait on
-			}
-			if received() {
+			if testwait.Poll(2*time.Second, func() bool { return b.hs.Stats().Dropped[m.reason] > prev.Dropped[m.reason] }) {
 				break
 			}
 			if attempt == 3 {
@@ -143,5 +139,5 @@ func TestClusterHostileAnnouncements(t *testing.T) {
 
 	// And the peers keep syncing.
 	h3 := a.commit(t, "data", "three", 3)
-	waitFor(t, 20*time.Second, "B adopting A's head after the attack", func() (bool, string) { return b.head("data") == h3, b.head("data").String() })
+	testwait.Until(t, 20*time.Second, "B adopting A's head after the attack", func() (bool, string) { return b.head("data") == h3, b.head("data").String() })
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
 	"github.com/noms-ipfs/noms-ipfs/db"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 	"github.com/noms-ipfs/noms-ipfs/merge"
 	"github.com/noms-ipfs/noms-ipfs/value"
 )
@@ -86,7 +87,7 @@ func TestRunTwice(t *testing.T) {
 	n := newFakeNet()
 	p := n.add("A", nil)
 	r := startSyncer(t, p, fast(Config{}))
-	waitFor(t, 5*time.Second, "Run to start", func() (bool, string) { return r.s.started.Load(), "" })
+	testwait.Until(t, 5*time.Second, "Run to start", func() (bool, string) { return r.s.started.Load(), "" })
 	if err := r.s.Run(context.Background()); !errors.Is(err, ErrRunning) {
 		t.Fatalf("second Run = %v, want ErrRunning", err)
 	}
@@ -101,7 +102,7 @@ func TestAdoptHead(t *testing.T) {
 	rc := startSyncer(t, c, fast(Config{}))
 	h := commitKey(t, via(ra.s), a.d, "todo", "milk", 1)
 	for _, p := range []*fakePeer{b, c} {
-		waitFor(t, 5*time.Second, string(p.id)+" adopting A's head", func() (bool, string) {
+		testwait.Until(t, 5*time.Second, string(p.id)+" adopting A's head", func() (bool, string) {
 			got := headOf(t, p.d, "todo")
 			return got == h, got.String()
 		})
@@ -112,7 +113,7 @@ func TestAdoptHead(t *testing.T) {
 		}
 	}
 	// B publishes the root it adopted, so that others can learn it from B.
-	waitFor(t, 5*time.Second, "B publishing its new root", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "B publishing its new root", func() (bool, string) {
 		root, _ := b.store.Root(context.Background())
 		return rb.s.Published() == root && !root.IsEmpty(), fmt.Sprint(b.hs.published())
 	})
@@ -184,12 +185,12 @@ func TestUnreachableHeadDoesNotStall(t *testing.T) {
 	b.hs.deliver(Head{Writer: "ghost", Root: ghost, Seq: 7})
 	for i := range 3 {
 		h := commitKey(t, via(ra.s), a.d, "todo", key("a", i), int64(i))
-		waitFor(t, 5*time.Second, "B adopting A's head despite the ghost", func() (bool, string) {
+		testwait.Until(t, 5*time.Second, "B adopting A's head despite the ghost", func() (bool, string) {
 			got := headOf(t, b.d, "todo")
 			return got == h, got.String()
 		})
 	}
-	waitFor(t, 5*time.Second, "retries of the ghost head", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "retries of the ghost head", func() (bool, string) {
 		return retries.Load() >= 2, fmt.Sprint(retries.Load())
 	})
 	var ghostStatus WriterStatus
@@ -219,7 +220,7 @@ func TestNewerHeadSupersedesStuckAttempt(t *testing.T) {
 	if err := a.hs.Publish(context.Background(), ghost); err != nil { // seq 1
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the attempt at the ghost to start", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "the attempt at the ghost to start", func() (bool, string) {
 		ws := rb.s.Writers()
 		return len(ws) == 1 && ws[0].Busy, fmt.Sprintf("%+v", ws)
 	})
@@ -230,7 +231,7 @@ func TestNewerHeadSupersedesStuckAttempt(t *testing.T) {
 	if err := a.hs.Publish(context.Background(), mustRoot(t, a.store)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "B adopting A's newer head", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "B adopting A's newer head", func() (bool, string) {
 		got := headOf(t, b.d, "todo")
 		return got == h, got.String()
 	})
@@ -263,11 +264,11 @@ func TestCoalescing(t *testing.T) {
 		}
 	}
 	rb := startSyncer(t, b, fast(Config{}))
-	waitFor(t, 5*time.Second, "B adopting A's last head", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "B adopting A's last head", func() (bool, string) {
 		got := headOf(t, b.d, "log")
 		return got == last, got.String()
 	})
-	waitFor(t, 5*time.Second, "B to drain its heads", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "B to drain its heads", func() (bool, string) {
 		st := rb.s.Stats()
 		return st.Pending == 0 && st.Heads >= commits, fmt.Sprintf("%+v", st)
 	})
@@ -285,7 +286,7 @@ func TestRestartCatchesUp(t *testing.T) {
 	ra := startSyncer(t, a, fast(Config{}))
 	rb := startSyncer(t, b, fast(Config{}))
 	h1 := commitKey(t, via(ra.s), a.d, "todo", "one", 1)
-	waitFor(t, 5*time.Second, "B adopting h1", func() (bool, string) { return headOf(t, b.d, "todo") == h1, "" })
+	testwait.Until(t, 5*time.Second, "B adopting h1", func() (bool, string) { return headOf(t, b.d, "todo") == h1, "" })
 	rb.stop(t)
 	h2 := commitKey(t, via(ra.s), a.d, "todo", "two", 2)
 	// B comes back on the same storage with a head store that heard
@@ -298,7 +299,7 @@ func TestRestartCatchesUp(t *testing.T) {
 		t.Fatalf("B restarted on %s, want h1 %s", got, h1)
 	}
 	startSyncer(t, b2, fast(Config{}))
-	waitFor(t, 5*time.Second, "restarted B adopting h2", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "restarted B adopting h2", func() (bool, string) {
 		got := headOf(t, b2.d, "todo")
 		return got == h2, got.String()
 	})
@@ -316,7 +317,7 @@ func TestWatchAndFinalPublish(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := mustRoot(t, storage.NewStore())
-	waitFor(t, 5*time.Second, "the watch publishing the other process's root", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "the watch publishing the other process's root", func() (bool, string) {
 		return ra.s.Published() == root, fmt.Sprint(a.hs.published())
 	})
 	before := len(a.hs.published())
@@ -341,12 +342,12 @@ func TestPublishRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	ra.s.Notify()
-	waitFor(t, 5*time.Second, "failed publishes", func() (bool, string) { return fails.Load() >= 2, "" })
+	testwait.Until(t, 5*time.Second, "failed publishes", func() (bool, string) { return fails.Load() >= 2, "" })
 	a.hs.mu.Lock()
 	a.hs.fail = nil
 	a.hs.mu.Unlock()
 	root := mustRoot(t, a.store)
-	waitFor(t, 5*time.Second, "the publish to succeed", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "the publish to succeed", func() (bool, string) {
 		return ra.s.Published() == root, fmt.Sprintf("%+v", ra.s.Stats())
 	})
 }
@@ -375,8 +376,8 @@ func TestConflictIsPermanent(t *testing.T) {
 	if err := a.hs.Publish(ctx, mustRoot(t, a.store)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the conflict", func() (bool, string) { return conflicts.Load() == 1, "" })
-	waitFor(t, 5*time.Second, "the head to count as processed", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "the conflict", func() (bool, string) { return conflicts.Load() == 1, "" })
+	testwait.Until(t, 5*time.Second, "the head to count as processed", func() (bool, string) {
 		st := rb.s.Stats()
 		return st.Processed == 1 && st.Pending == 0, fmt.Sprintf("%+v", st)
 	})
@@ -397,7 +398,7 @@ func TestDatasetFilter(t *testing.T) {
 	rb := startSyncer(t, b, fast(Config{Datasets: []string{"public"}}))
 	commitKey(t, via(ra.s), a.d, "private", "k", 1)
 	h := commitKey(t, via(ra.s), a.d, "public", "k", 1)
-	waitFor(t, 5*time.Second, "B adopting public", func() (bool, string) { return headOf(t, b.d, "public") == h, "" })
+	testwait.Until(t, 5*time.Second, "B adopting public", func() (bool, string) { return headOf(t, b.d, "public") == h, "" })
 	if got := headOf(t, b.d, "private"); !got.IsEmpty() {
 		t.Errorf("B synced a dataset it was not asked to: private = %s", got)
 	}
@@ -414,7 +415,7 @@ func TestBadRootIsPermanent(t *testing.T) {
 	}
 	rb := startSyncer(t, b, fast(Config{}))
 	b.hs.deliver(Head{Writer: a.id, Root: junk.Hash(), Seq: 1})
-	waitFor(t, 5*time.Second, "the bad root to be dropped", func() (bool, string) {
+	testwait.Until(t, 5*time.Second, "the bad root to be dropped", func() (bool, string) {
 		ws := rb.s.Writers()
 		return len(ws) == 1 && ws[0].Synced && strings.Contains(ws[0].LastError, "not a database root"), fmt.Sprintf("%+v", ws)
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/noms-ipfs/noms-ipfs/internal/kubotest"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 )
 
 // onDaemon isolates the test and points every command at a fresh Kubo
@@ -315,7 +316,7 @@ func TestDatasetSetConcurrentTwoDaemons(t *testing.T) {
 	}
 	syncA := runBackground(t, on(homeA, a.APIAddr, "sync", "--allow", kb, "--announce", "1s")...)
 	syncB := runBackground(t, on(homeB, b.APIAddr, "sync", "--allow", ka, "--announce", "1s")...)
-	waitUntil(t, 30*time.Second, "B to have A's list", func() (bool, string) {
+	testwait.Until(t, 30*time.Second, "B to have A's list", func() (bool, string) {
 		got, state := showOn(homeB, b.APIAddr)
 		return string(got.Value) == `{"milk":1}`, state + "\n" + syncB.out.String() + syncB.errs.String()
 	})
@@ -338,7 +339,7 @@ func TestDatasetSetConcurrentTwoDaemons(t *testing.T) {
 	}
 
 	const want = `{"bread":{"loaves":3},"eggs":2,"milk":1}`
-	waitUntil(t, 60*time.Second, "both ends to show the merged list at the same commit", func() (bool, string) {
+	testwait.Until(t, 60*time.Second, "both ends to show the merged list at the same commit", func() (bool, string) {
 		ga, sa := showOn(homeA, a.APIAddr)
 		gb, sb := showOn(homeB, b.APIAddr)
 		ok := string(ga.Value) == want && string(gb.Value) == want && ga.Commit == gb.Commit

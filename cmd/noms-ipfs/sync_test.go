@@ -18,6 +18,7 @@ import (
 	"github.com/noms-ipfs/noms-ipfs/chunks"
 	"github.com/noms-ipfs/noms-ipfs/db"
 	"github.com/noms-ipfs/noms-ipfs/internal/kubotest"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 	"github.com/noms-ipfs/noms-ipfs/merge"
 	"github.com/noms-ipfs/noms-ipfs/syncer"
 	"github.com/noms-ipfs/noms-ipfs/value"
@@ -74,21 +75,6 @@ func (bg *background) stop(t *testing.T) int {
 	case <-time.After(time.Minute):
 		t.Fatalf("noms-ipfs did not stop within a minute of SIGINT\nstdout: %s\nstderr: %s", bg.out.String(), bg.errs.String())
 		return -1
-	}
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s; last state: %s", timeout, what, state)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -259,13 +245,13 @@ func TestSyncTwoDaemons(t *testing.T) {
 	syncB := runBackground(t, "--home", homeB, "--api", b.APIAddr, "--db", dbName, "sync", "--allow", ka, "--announce", "1s",
 		"--mode", "replicate", "--json")
 
-	waitUntil(t, 30*time.Second, "B adopting A's head", func() (bool, string) {
+	testwait.Until(t, 30*time.Second, "B adopting A's head", func() (bool, string) {
 		got := headIn(statusOf(t, homeB, b.APIAddr, dbName), "todo")
 		return got == h1.String(), got + "\n" + syncB.out.String() + syncB.errs.String()
 	})
 	// B's application commits; B's sync sees the root move and publishes it.
 	h2 := commitVia(t, homeB, b.APIAddr, dbName, "todo", "eggs", 2)
-	waitUntil(t, 30*time.Second, "A adopting B's head", func() (bool, string) {
+	testwait.Until(t, 30*time.Second, "A adopting B's head", func() (bool, string) {
 		got := headIn(statusOf(t, homeA, a.APIAddr, dbName), "todo")
 		return got == h2.String(), got + "\n" + syncA.out.String() + syncA.errs.String()
 	})
@@ -299,7 +285,7 @@ func TestSyncTwoDaemons(t *testing.T) {
 	}
 
 	// status shows the key, the other writer and the counters.
-	waitUntil(t, 10*time.Second, "B's status file to show A synced", func() (bool, string) {
+	testwait.Until(t, 10*time.Second, "B's status file to show A synced", func() (bool, string) {
 		st := statusOf(t, homeB, b.APIAddr, dbName)
 		if st.Sync == nil {
 			return false, "no sync status"
@@ -340,7 +326,7 @@ func TestSyncTwoDaemons(t *testing.T) {
 func TestSyncEmbedded(t *testing.T) {
 	home := isolate(t)
 	bg := runBackground(t, "--home", home, "--embedded", "sync", "--open", "--db", "solo")
-	waitUntil(t, time.Minute, "the embedded sync to start", func() (bool, string) {
+	testwait.Until(t, time.Minute, "the embedded sync to start", func() (bool, string) {
 		out := bg.out.String()
 		return strings.Contains(out, "this writer's key: 12D3KooW") && strings.Contains(out, "node API: /ip4/127.0.0.1/tcp/"), out + bg.errs.String()
 	})
@@ -350,7 +336,7 @@ func TestSyncEmbedded(t *testing.T) {
 	}
 	put := mustCLI(t, "", "--home", home, "--embedded", "--db", "solo", "put", "--set-root", `{"while": "sync runs"}`)
 	root := strings.Fields(put)[0]
-	waitUntil(t, 30*time.Second, "the running sync to publish the root put by another command", func() (bool, string) {
+	testwait.Until(t, 30*time.Second, "the running sync to publish the root put by another command", func() (bool, string) {
 		return strings.Contains(bg.out.String(), "published     root "+root), bg.out.String()
 	})
 	if code := bg.stop(t); code != exitOK {

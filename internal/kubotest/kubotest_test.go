@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/noms-ipfs/noms-ipfs/internal/kubotest"
+	"github.com/noms-ipfs/noms-ipfs/internal/testwait"
 )
 
 // goneTimeout bounds the wait for an exited process to disappear.
@@ -427,13 +428,9 @@ func runIPFS(t *testing.T, n *kubotest.Node, args ...string) (string, error) {
 // waitGone polls until pid no longer names a live process.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(goneTimeout)
-	for !processGone(pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d still alive %v after its daemon was stopped", pid, goneTimeout)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
+	testwait.Until(t, goneTimeout, fmt.Sprintf("process %d to exit after its daemon was stopped", pid), func() (bool, string) {
+		return processGone(pid), "still alive"
+	})
 }
 
 // processGone reports whether pid is gone: no such process, or a zombie

@@ -128,10 +128,7 @@ the deterministic policy sync uses, rather than replacing it.
   noms-ipfs commit counters '[1, 2, 3]' --json`,
 		Args: nArgs("commit", 2, "a dataset and a JSON value (- for stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkDatasetName(args[0]); err != nil {
-				return err
-			}
-			if err := checkMessage(message); err != nil {
+			if err := checkWrite(args[0], message); err != nil {
 				return err
 			}
 			data, err := readJSONArg(cmd.InOrStdin(), args[1])
@@ -143,7 +140,7 @@ the deterministic policy sync uses, rather than replacing it.
 			})
 		},
 	}
-	cmd.Flags().StringVarP(&message, "message", "m", "", "message stored in the commit's meta (shown by log)")
+	addMessageFlag(cmd, &message)
 	return cmd
 }
 
@@ -167,13 +164,7 @@ merged key by key: setting different keys never loses either.
 		Args: nArgs("set", 3, "a dataset, a key and a JSON value (- for stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ds, key := args[0], args[1]
-			if err := checkDatasetName(ds); err != nil {
-				return err
-			}
-			if err := checkKey(key); err != nil {
-				return err
-			}
-			if err := checkMessage(message); err != nil {
+			if err := checkWrite(ds, message, key); err != nil {
 				return err
 			}
 			data, err := readJSONArg(cmd.InOrStdin(), args[2])
@@ -193,7 +184,7 @@ merged key by key: setting different keys never loses either.
 			})
 		},
 	}
-	cmd.Flags().StringVarP(&message, "message", "m", "", "message stored in the commit's meta (shown by log)")
+	addMessageFlag(cmd, &message)
 	return cmd
 }
 
@@ -215,13 +206,7 @@ deletion (as in sync: an edit is never lost to a concurrent delete).
 		Args: nArgs("delete", 2, "a dataset and a key"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ds, key := args[0], args[1]
-			if err := checkDatasetName(ds); err != nil {
-				return err
-			}
-			if err := checkKey(key); err != nil {
-				return err
-			}
-			if err := checkMessage(message); err != nil {
+			if err := checkWrite(ds, message, key); err != nil {
 				return err
 			}
 			return runWrite(cmd.Context(), g, ds, key, message, func(ctx context.Context, st value.Store, head *db.Commit) (value.Value, error) {
@@ -240,22 +225,29 @@ deletion (as in sync: an edit is never lost to a concurrent delete).
 			})
 		},
 	}
-	cmd.Flags().StringVarP(&message, "message", "m", "", "message stored in the commit's meta (shown by log)")
+	addMessageFlag(cmd, &message)
 	return cmd
 }
 
-func checkKey(key string) error {
-	if !utf8.ValidString(key) {
-		return usageError{fmt.Errorf("key %q is not valid UTF-8", key)}
+// checkWrite checks what commit, set and delete take before any node
+// starts: the dataset name, the keys and the message.
+func checkWrite(ds, message string, keys ...string) error {
+	if err := checkDatasetName(ds); err != nil {
+		return err
+	}
+	for _, key := range keys {
+		if !utf8.ValidString(key) {
+			return usageError{fmt.Errorf("key %q is not valid UTF-8", key)}
+		}
+	}
+	if !utf8.ValidString(message) {
+		return usageError{errors.New("--message is not valid UTF-8")}
 	}
 	return nil
 }
 
-func checkMessage(msg string) error {
-	if !utf8.ValidString(msg) {
-		return usageError{errors.New("--message is not valid UTF-8")}
-	}
-	return nil
+func addMessageFlag(cmd *cobra.Command, message *string) {
+	cmd.Flags().StringVarP(message, "message", "m", "", "message stored in the commit's meta (shown by log)")
 }
 
 // headMap returns the Map at the head, or an empty one for a new dataset

@@ -151,6 +151,7 @@ func (b *rpcBackend) pinned(ctx context.Context, name string) ([]cid.Cid, error)
 	resp, err := b.n.RPC().Request("pin/ls").
 		Option("type", "recursive").
 		Option("names", true).
+		Option("name", name). // a substring filter; the exact match is below
 		Option("stream", true).
 		Send(ctx)
 	if err != nil {

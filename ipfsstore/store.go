@@ -149,18 +149,23 @@ func (s *Store) reconcileRoot(ctx context.Context) error {
 			}
 			s.log.Debug("removed stale root entry", "dir", dir, "entry", e)
 		}
-		if !st.Root.IsEmpty() && !found {
-			if ok, err := s.be.has(ctx, HashToCID(st.Root)); err != nil {
-				return err
-			} else if !ok {
-				return fmt.Errorf("cannot open IPFS chunk store: root %s (%s): %w", st.Root, HashToCID(st.Root), ErrWrongNode)
-			}
-			if err := s.be.protect(ctx, dir, want, rootDirNode(st.Root)); err != nil {
-				return err
-			}
+		if st.Root.IsEmpty() || found {
+			return nil
 		}
+		if ok, err := s.be.has(ctx, HashToCID(st.Root)); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("cannot open IPFS chunk store: root %s (%s): %w", st.Root, HashToCID(st.Root), ErrWrongNode)
+		}
+		// Only a root without its entry can be one an earlier version
+		// pinned; listing pins costs a scan of the node's whole pin set, so
+		// it is not done on every open. (A crash between the protect and
+		// the unpin below leaves the old pin: more data kept, nothing lost.)
 		legacy, err := s.be.pinned(ctx, s.legacyPinName())
 		if err != nil {
+			return err
+		}
+		if err := s.be.protect(ctx, dir, want, rootDirNode(st.Root)); err != nil {
 			return err
 		}
 		for _, p := range legacy {

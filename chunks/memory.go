@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+
+	"github.com/ipfs/go-cid"
 )
 
 // MemoryStorage is the shared, in-process "persistent" state behind memory
@@ -26,7 +28,7 @@ func (s *MemoryStorage) NewStore() *MemoryStore {
 	s.mu.RLock()
 	root := s.root
 	s.mu.RUnlock()
-	return &MemoryStore{storage: s, pending: make(map[Hash][]byte), root: root}
+	return &MemoryStore{storage: s, pending: make(map[Hash][]byte), links: NewPendingLinks(), root: root}
 }
 
 // Len returns the number of committed chunks.
@@ -34,6 +36,20 @@ func (s *MemoryStorage) Len() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return len(s.chunks)
+}
+
+// Add stores c as committed without moving the root, as if another store
+// on the storage had put and committed it: what a node does with a chunk
+// it fetched for a reader, which fakes of a network need. It checks c as
+// Put does.
+func (s *MemoryStorage) Add(c Chunk) error {
+	if _, err := CheckPut(c); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chunks[c.Hash()] = c.Data()
+	return nil
 }
 
 func (s *MemoryStorage) get(h Hash) ([]byte, bool) {
@@ -50,6 +66,7 @@ type MemoryStore struct {
 
 	mu      sync.RWMutex
 	pending map[Hash][]byte
+	links   *PendingLinks
 	root    Hash
 	closed  bool
 
@@ -164,7 +181,8 @@ func (s *MemoryStore) HasMany(ctx context.Context, hashes []Hash) (HashSet, erro
 
 // Put implements ChunkStore.
 func (s *MemoryStore) Put(ctx context.Context, c Chunk) error {
-	if err := CheckPut(c); err != nil {
+	links, err := CheckPut(c)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -175,18 +193,34 @@ func (s *MemoryStore) Put(ctx context.Context, c Chunk) error {
 	s.stats.puts.Add(1)
 	s.stats.bytesPut.Add(int64(c.Size()))
 	s.pending[c.Hash()] = c.Data()
+	s.links.Add(c.Hash(), links, s.holdsLocked)
 	return nil
 }
 
-// CheckPut applies the checks every store makes on Put: size and hash.
-func CheckPut(c Chunk) error {
+// holdsLocked reports whether l names a chunk pending or committed; the
+// memory store holds nothing but chunks.
+func (s *MemoryStore) holdsLocked(l cid.Cid) bool {
+	h, err := HashFromCID(l)
+	if err != nil {
+		return false
+	}
+	if _, ok := s.pending[h]; ok {
+		return true
+	}
+	_, ok := s.storage.get(h)
+	return ok
+}
+
+// CheckPut applies the checks every store makes on Put: size, hash and
+// DAG-CBOR validity. It returns the chunk's links.
+func CheckPut(c Chunk) ([]cid.Cid, error) {
 	if c.Size() > MaxChunkSize {
-		return fmt.Errorf("cannot put chunk %s: %w: %d bytes, limit %d", c.Hash(), ErrInvalidChunk, c.Size(), MaxChunkSize)
+		return nil, fmt.Errorf("cannot put chunk %s: %w: %d bytes, limit %d", c.Hash(), ErrInvalidChunk, c.Size(), MaxChunkSize)
 	}
 	if err := c.Verify(); err != nil {
-		return fmt.Errorf("cannot put chunk: %w", err)
+		return nil, fmt.Errorf("cannot put chunk: %w", err)
 	}
-	return nil
+	return Links(c)
 }
 
 // Root implements ChunkStore.
@@ -222,6 +256,12 @@ func (s *MemoryStore) Commit(ctx context.Context, current, last Hash) error {
 	if !current.IsEmpty() && !s.hasLocked(current) {
 		return fmt.Errorf("cannot commit root %s: %w", current, ErrNotFound)
 	}
+	// Links the walk cannot vouch for are absent here: the memory store
+	// has nowhere else to look.
+	walked, missing := s.links.Check(current, s.holdsLocked)
+	if len(missing) > 0 {
+		return &DanglingLinksError{Root: current, Missing: missing}
+	}
 	st := s.storage
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -240,6 +280,7 @@ func (s *MemoryStore) Commit(ctx context.Context, current, last Hash) error {
 	}
 	st.root = current
 	s.root = current
+	s.links.Forget(walked)
 	s.stats.commits.Add(1)
 	return nil
 }

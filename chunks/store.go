@@ -32,8 +32,10 @@ type ChunkStore interface {
 	// Put adds c to the store. It is visible to Get and Has on this store as
 	// soon as Put returns, but durable only after the next successful
 	// Commit. Chunks whose bytes do not match their hash, that are larger than
-	// MaxChunkSize, or that the store cannot hold are refused with an error
-	// wrapping ErrHashMismatch or ErrInvalidChunk.
+	// MaxChunkSize, or that are not valid DAG-CBOR (the one format of chunks,
+	// so that IPFS can follow their links) are refused with an error
+	// wrapping ErrHashMismatch or ErrInvalidChunk. A chunk may link to chunks
+	// not put yet; Commit checks the links (see there).
 	Put(ctx context.Context, c Chunk) error
 
 	// Root returns the root as of opening the store, the last Rebase, or the
@@ -52,7 +54,12 @@ type ChunkStore interface {
 	// ErrOptimisticLock. Commit(ctx, r, r) with r == Root persists pending
 	// chunks without moving the root. A non-zero current must be a chunk the
 	// store holds (else the error wraps ErrNotFound), so a root never points
-	// at missing data.
+	// at missing data; likewise every link that current reaches through
+	// chunks put since they were last committed must name a chunk the store
+	// holds or has pending, else the commit is refused with an error
+	// wrapping ErrNotFound, nothing moves, and the store stays usable: other
+	// roots commit as before, and the same root commits once the missing
+	// chunks are put.
 	Commit(ctx context.Context, current, last Hash) error
 
 	// Stats returns counters of the work the store has done since it opened.

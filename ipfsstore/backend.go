@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/ipfs/boxo/ipld/merkledag"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
@@ -12,26 +11,27 @@ import (
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
 
-// backend is what the store needs from a Kubo node. The two
-// implementations differ in how writes reach the blockstore and how they
-// reach MFS (see gcroot.go).
+// backend is what the store needs from a Kubo node; the RPC client and an
+// embedded node reach the same operations by different roads.
 type backend interface {
-	// write writes blks to the node.
+	// write writes blks to the node, taking no lock: callers name them in
+	// a pinned keep root first (see keep.go).
 	write(ctx context.Context, blks []blocks.Block) error
-	// protect writes nd and links it as the MFS entry dir/name, creating
-	// dir as needed; an existing entry of that name is left as it is (it
-	// holds the same node: names are root hashes).
-	protect(ctx context.Context, dir, name string, nd *merkledag.ProtoNode) error
-	// unprotect removes the MFS entry dir/name, if there is one.
-	unprotect(ctx context.Context, dir, name string) error
-	// protected lists the entries of the MFS directory dir (none when it
-	// does not exist).
-	protected(ctx context.Context, dir string) ([]string, error)
-	// pinned returns the recursive pins named name: earlier versions kept
-	// the root with one, which Open removes.
-	pinned(ctx context.Context, name string) ([]cid.Cid, error)
-	// unpin removes the recursive pin of c, if there is one.
-	unpin(ctx context.Context, c cid.Cid) error
+	// pinBlocks writes each block and pins it recursively without walking
+	// its links, in order, each under Kubo's pin lock: a GC sees a block
+	// and its pin together or neither. name labels the pins where the
+	// backend can (the embedded node; Kubo's RPC block/put cannot).
+	pinBlocks(ctx context.Context, name string, blks []blocks.Block) error
+	// unpin removes the recursive pins of cs; CIDs not pinned are skipped.
+	unpin(ctx context.Context, cs []cid.Cid) error
+	// pinned reports whether c is pinned recursively.
+	pinned(ctx context.Context, c cid.Cid) (bool, error)
+	// recursivePins lists every recursive pin of the node, with its name
+	// where it has one.
+	recursivePins(ctx context.Context) ([]namedPin, error)
+	// removeMFS removes the MFS path p, if there is one, and its parent
+	// when that is left empty: earlier versions kept roots in MFS.
+	removeMFS(ctx context.Context, p string) error
 	// has reports whether the node holds c locally; it never waits on the network.
 	has(ctx context.Context, c cid.Cid) (bool, error)
 	// getLocal returns c's bytes from the local blockstore, ErrNotFound-like
@@ -41,6 +41,11 @@ type backend interface {
 	fetch(ctx context.Context, c cid.Cid) ([]byte, error)
 	// batch is how many chunks one write should carry.
 	batchSize() int
+}
+
+type namedPin struct {
+	cid  cid.Cid
+	name string
 }
 
 func newBackend(n *ipfsnode.Node) backend {

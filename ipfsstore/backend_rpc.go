@@ -10,37 +10,22 @@ import (
 	gopath "path"
 	"strings"
 
-	"github.com/ipfs/boxo/ipld/merkledag"
+	"github.com/ipfs/boxo/files"
 	"github.com/ipfs/boxo/path"
 	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	iface "github.com/ipfs/kubo/core/coreiface"
-	"github.com/ipfs/kubo/core/coreiface/options"
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
 	"github.com/noms-ipfs/noms-ipfs/internal/carv1"
-	"github.com/noms-ipfs/noms-ipfs/internal/cborx"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
 
 // rpcBackend talks to a Kubo daemon over HTTP. Writes go as one CARv1
-// stream per batch to dag/import, Kubo's fastest ingest path (it also
-// re-hashes every block and checks it is valid DAG-CBOR). Each import holds
-// the daemon's pin lock (see importLock), so a garbage collection runs
-// before or after a batch, never inside it; the store links the new root
-// into MFS before the first batch and writes top down, so every block is
-// reachable from MFS when its batch ends.
+// stream per batch to dag/import without pinning, Kubo's fastest ingest
+// path (it also re-hashes every block and checks it is valid DAG-CBOR);
+// the keep root that names them is pinned first with block/put.
 type rpcBackend struct{ n *ipfsnode.Node }
-
-// importLock is the block every import names as its CAR root, so that
-// dag/import (with pin-roots) holds the pin lock for the whole import. It
-// stays pinned: one recursive pin of an 18-byte leaf per node, shared by
-// every database, the DAG-CBOR map {"noms-ipfs": "import"}.
-var importLock = func() blocks.Block {
-	data := cborx.AppendText(cborx.AppendText(cborx.AppendHead(nil, cborx.Map, 1), "noms-ipfs"), "import")
-	blk, _ := blocks.NewBlockWithCid(data, HashToCID(chunks.Of(data)))
-	return blk
-}()
 
 func (b *rpcBackend) batchSize() int { return 4096 }
 
@@ -48,18 +33,13 @@ func (b *rpcBackend) write(ctx context.Context, blks []blocks.Block) error {
 	if len(blks) == 0 {
 		return nil
 	}
-	size := 64 + len(importLock.RawData()) + 48
+	size := 64
 	for _, blk := range blks {
 		size += len(blk.RawData()) + 48
 	}
-	// The CAR's root is the import lock block: asked to pin its roots,
-	// dag/import holds Kubo's pin lock, which excludes a garbage
-	// collection, from the first block to the last (it takes no lock
-	// otherwise). Pinning the lock block is O(1): a leaf, pinned already
-	// after the first import.
-	car := carv1.Append(make([]byte, 0, size), importLock.Cid(), append([]blocks.Block{importLock}, blks...))
+	car := carv1.Append(make([]byte, 0, size), blks[0].Cid(), blks)
 	resp, err := b.n.RPC().Request("dag/import").
-		Option("pin-roots", true).
+		Option("pin-roots", false).
 		Option("silent", true).
 		Option("fast-provide-root", false).
 		Option("fast-provide-dag", false).
@@ -79,79 +59,100 @@ func (b *rpcBackend) write(ctx context.Context, blks []blocks.Block) error {
 	return nil
 }
 
-// Kubo's MFS errors reach the client as text only.
+// pinBlocks sends every block in one block/put request with pin: Kubo
+// puts and pins each in turn, under its pin lock, without walking (Kubo's
+// PinWithMode). The pins are unnamed: block/put takes no name.
+func (b *rpcBackend) pinBlocks(ctx context.Context, _ string, blks []blocks.Block) error {
+	if len(blks) == 0 {
+		return nil
+	}
+	entries := make([]files.DirEntry, len(blks))
+	for i, blk := range blks {
+		entries[i] = files.FileEntry("", files.NewBytesFile(blk.RawData()))
+	}
+	resp, err := b.n.RPC().Request("block/put").
+		Option("pin", true).
+		Option("cid-codec", "dag-cbor").
+		Option("mhtype", "sha2-512").
+		Option("mhlen", chunks.HashLen).
+		Body(files.NewMultiFileReader(files.NewSliceDirectory(entries), false, false)).
+		Send(ctx)
+	if err != nil {
+		return fmt.Errorf("cannot pin %d keep blocks: %w", len(blks), err)
+	}
+	defer resp.Close()
+	if resp.Error != nil {
+		return fmt.Errorf("cannot pin %d keep blocks: %w", len(blks), resp.Error)
+	}
+	dec := json.NewDecoder(resp.Output)
+	for i := 0; ; i++ {
+		var out struct{ Key string }
+		if err := dec.Decode(&out); err != nil {
+			if errors.Is(err, io.EOF) && i == len(blks) {
+				return nil
+			}
+			return fmt.Errorf("cannot pin %d keep blocks: %d answered: %w", len(blks), i, err)
+		}
+		if i >= len(blks) || out.Key != blks[i].Cid().String() {
+			return fmt.Errorf("cannot pin keep blocks: Kubo stored block %d as %s, want %s", i, out.Key, blks[min(i, len(blks)-1)].Cid())
+		}
+	}
+}
+
+// Kubo's errors reach the client as text only.
 const (
-	mfsNotExist = "file does not exist"
-	mfsExists   = "already has entry by that name"
+	mfsNotExist  = "file does not exist"
+	notPinned    = "not pinned"
+	rpcNotPinned = "is not pinned"
 )
 
-func (b *rpcBackend) protect(ctx context.Context, dir, name string, nd *merkledag.ProtoNode) error {
-	blk, err := blocks.NewBlockWithCid(nd.RawData(), nd.Cid())
-	if err != nil {
+func (b *rpcBackend) unpin(ctx context.Context, cs []cid.Cid) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	args := make([]string, len(cs))
+	for i, c := range cs {
+		args[i] = c.String()
+	}
+	// pin/rm stops at the first CID that is not pinned; then one at a time.
+	err := b.rmPins(ctx, args...)
+	if err == nil || !strings.Contains(err.Error(), notPinned) {
 		return err
 	}
-	// A garbage collection between the write and the copy removes the
-	// directory block; the copy, offline, then fails at once and one more
-	// round makes it.
-	for attempt := 0; ; attempt++ {
-		if err := b.write(ctx, []blocks.Block{blk}); err != nil {
+	for _, a := range args {
+		if err := b.rmPins(ctx, a); err != nil && !strings.Contains(err.Error(), notPinned) {
 			return err
 		}
-		err := b.n.RPC().Request("files/cp", "/ipfs/"+nd.Cid().String(), gopath.Join(dir, name)).
-			Option("parents", true).
-			Option("offline", true).
-			Exec(ctx, nil)
-		if err == nil || strings.Contains(err.Error(), mfsExists) {
-			return nil
-		}
-		if attempt > 0 || ctx.Err() != nil {
-			return fmt.Errorf("cannot link %s at %s/%s: %w", nd.Cid(), dir, name, err)
-		}
-	}
-}
-
-func (b *rpcBackend) unprotect(ctx context.Context, dir, name string) error {
-	err := b.n.RPC().Request("files/rm", gopath.Join(dir, name)).
-		Option("recursive", true).
-		Option("force", true).
-		Exec(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("cannot remove MFS entry %s/%s: %w", dir, name, err)
 	}
 	return nil
 }
 
-func (b *rpcBackend) protected(ctx context.Context, dir string) ([]string, error) {
-	var res struct{ Entries []struct{ Name string } }
-	err := b.n.RPC().Request("files/ls", dir).Option("U", true).Exec(ctx, &res)
+func (b *rpcBackend) rmPins(ctx context.Context, args ...string) error {
+	err := b.n.RPC().Request("pin/rm", args...).Option("recursive", true).Option("offline", true).Exec(ctx, nil)
 	if err != nil {
-		if strings.Contains(err.Error(), mfsNotExist) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("cannot list MFS directory %s: %w", dir, err)
-	}
-	names := make([]string, 0, len(res.Entries))
-	for _, e := range res.Entries {
-		names = append(names, e.Name)
-	}
-	return names, nil
-}
-
-func (b *rpcBackend) unpin(ctx context.Context, c cid.Cid) error {
-	err := b.n.OfflineAPI().Pin().Rm(ctx, path.FromCid(c), options.Pin.RmRecursive(true))
-	if err != nil {
-		return fmt.Errorf("cannot unpin %s: %w", c, err)
+		return fmt.Errorf("cannot unpin %d keep blocks: %w", len(args), err)
 	}
 	return nil
 }
 
-func (b *rpcBackend) pinned(ctx context.Context, name string) ([]cid.Cid, error) {
-	// client/rpc's Pin().Ls ignores the response's error and drops names
-	// unless asked, so this asks pin/ls directly.
+func (b *rpcBackend) pinned(ctx context.Context, c cid.Cid) (bool, error) {
+	var res struct{ Keys map[string]any }
+	err := b.n.RPC().Request("pin/ls", c.String()).Option("type", "recursive").Option("offline", true).Exec(ctx, &res)
+	if err != nil {
+		if strings.Contains(err.Error(), rpcNotPinned) {
+			return false, nil
+		}
+		return false, fmt.Errorf("cannot check the pin of %s: %w", c, err)
+	}
+	return len(res.Keys) > 0, nil
+}
+
+func (b *rpcBackend) recursivePins(ctx context.Context) ([]namedPin, error) {
+	// client/rpc's Pin().Ls ignores the response's error, so this asks
+	// pin/ls directly.
 	resp, err := b.n.RPC().Request("pin/ls").
 		Option("type", "recursive").
 		Option("names", true).
-		Option("name", name). // a substring filter; the exact match is below
 		Option("stream", true).
 		Send(ctx)
 	if err != nil {
@@ -161,7 +162,7 @@ func (b *rpcBackend) pinned(ctx context.Context, name string) ([]cid.Cid, error)
 	if resp.Error != nil {
 		return nil, fmt.Errorf("cannot list pins: %w", resp.Error)
 	}
-	var out []cid.Cid
+	var out []namedPin
 	dec := json.NewDecoder(resp.Output)
 	for {
 		var p struct{ Cid, Name string }
@@ -171,15 +172,31 @@ func (b *rpcBackend) pinned(ctx context.Context, name string) ([]cid.Cid, error)
 			}
 			return nil, fmt.Errorf("cannot list pins: %w", err)
 		}
-		if p.Name != name {
-			continue
-		}
 		c, err := cid.Decode(p.Cid)
 		if err != nil {
 			return nil, fmt.Errorf("cannot list pins: bad CID %q: %w", p.Cid, err)
 		}
-		out = append(out, c)
+		out = append(out, namedPin{cid: c, name: p.Name})
 	}
+}
+
+func (b *rpcBackend) removeMFS(ctx context.Context, p string) error {
+	err := b.n.RPC().Request("files/rm", p).Option("recursive", true).Option("force", true).Exec(ctx, nil)
+	if err != nil && !strings.Contains(err.Error(), mfsNotExist) {
+		return fmt.Errorf("cannot remove MFS path %s: %w", p, err)
+	}
+	parent := gopath.Dir(p)
+	if parent == "/" {
+		return nil
+	}
+	var res struct{ Entries []struct{ Name string } }
+	if err := b.n.RPC().Request("files/ls", parent).Exec(ctx, &res); err != nil || len(res.Entries) > 0 {
+		return nil // gone already, or still in use by other databases
+	}
+	if err := b.n.RPC().Request("files/rm", parent).Option("recursive", true).Exec(ctx, nil); err != nil && !strings.Contains(err.Error(), mfsNotExist) {
+		return fmt.Errorf("cannot remove MFS path %s: %w", parent, err)
+	}
+	return nil
 }
 
 func (b *rpcBackend) has(ctx context.Context, c cid.Cid) (bool, error) {

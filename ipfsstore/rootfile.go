@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/noms-ipfs/noms-ipfs/chunks"
 )
 
@@ -17,11 +19,23 @@ import (
 // file, replaced atomically (write, fsync, rename, fsync directory), so a
 // crash leaves either the old or the new root, never a torn one.
 type rootState struct {
-	// ID names this database's MFS directory in Kubo (/noms-ipfs/<id>),
-	// so that what keeps other databases on the same node is never touched.
+	// ID names this database in its keep nodes, so that what keeps other
+	// databases on the same node is never touched.
 	ID   string      `json:"id"`
 	Root chunks.Hash `json:"root"`
+	// Keep is the pinned keep root that names every chunk the database
+	// has written (keep.go); undefined until the first write.
+	Keep cid.Cid `json:"keep,omitzero"`
+	// Retired are pins of keep nodes that Keep has replaced (each names a
+	// subset of what Keep names), still to be unpinned.
+	Retired []cid.Cid `json:"retired,omitempty"`
+	// Format is formatKeep for stores kept by a keep root; earlier
+	// versions (0) kept their root with an MFS entry or a recursive pin,
+	// which Open converts.
+	Format int `json:"format,omitempty"`
 }
+
+const formatKeep = 2
 
 // rootFile reads and writes rootState under dir, serialising writers of
 // all processes with an exclusive flock on dir/lock.
@@ -30,8 +44,9 @@ type rootFile struct {
 }
 
 const (
-	rootFileName = "root.json"
-	lockFileName = "lock"
+	rootFileName   = "root.json"
+	lockFileName   = "lock"
+	intentFileName = "keep.intent"
 )
 
 func openRootFile(dir string) (*rootFile, rootState, error) {
@@ -50,7 +65,7 @@ func openRootFile(dir string) (*rootFile, rootState, error) {
 		if _, err := rand.Read(id[:]); err != nil {
 			return err
 		}
-		st = rootState{ID: hex.EncodeToString(id[:])}
+		st = rootState{ID: hex.EncodeToString(id[:]), Format: formatKeep}
 		return f.write(st)
 	})
 	return f, st, err
@@ -133,3 +148,50 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// A keep intent lists the pins a write is about to create and drop, so that
+// if the process dies half way the next Open (under the lock) removes all of
+// them but the one the root file names (see Store.recover). It is written
+// without fsync: it need only survive the process, not the machine; a power
+// loss at that moment at worst leaves a pin that keeps the garbage of one
+// write.
+type keepIntent struct {
+	Pins []cid.Cid `json:"pins"`
+}
+
+func (f *rootFile) writeIntent(in keepIntent) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, intentFileName), b, 0o600); err != nil {
+		return fmt.Errorf("cannot write keep intent: %w", err)
+	}
+	return nil
+}
+
+// readIntent returns the intent a write left, ok false when there is none.
+// A torn or unreadable file is an error wrapping errBadIntent.
+func (f *rootFile) readIntent() (in keepIntent, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(f.dir, intentFileName))
+	if errors.Is(err, os.ErrNotExist) {
+		return in, false, nil
+	}
+	if err != nil {
+		return in, false, fmt.Errorf("cannot read keep intent: %w", err)
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return in, true, fmt.Errorf("%w: %w", errBadIntent, err)
+	}
+	return in, true, nil
+}
+
+func (f *rootFile) clearIntent() error {
+	err := os.Remove(filepath.Join(f.dir, intentFileName))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("cannot remove keep intent: %w", err)
+	}
+	return nil
+}
+
+var errBadIntent = errors.New("unreadable keep intent")

@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
-	"github.com/noms-ipfs/noms-ipfs/dagcbor"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
 
@@ -43,6 +42,11 @@ const (
 	// hasConcurrency is how many presence checks run at once against a
 	// daemon; 16-32 keep-alive requests saturate Kubo's RPC on 2 cores.
 	hasConcurrency = 32
+	// undoTimeout bounds the clean-up of a failed write.
+	undoTimeout = 10 * time.Second
+	// retireBatch is how many replaced keep pins wait before they are
+	// unpinned together.
+	retireBatch = 16
 )
 
 // Store is a chunks.ChunkStore whose chunks are blocks in a Kubo node.
@@ -56,16 +60,33 @@ type Store struct {
 
 	mu      sync.RWMutex
 	pending map[chunks.Hash][]byte // put, not yet written to the node
-	// unresolved are links of put chunks to chunks neither put nor known
-	// to be in the node; a root may move only once all are found.
-	unresolved map[cid.Cid]struct{}
-	root       chunks.Hash
-	closed     bool
+	links   *chunks.PendingLinks   // links of put chunks that Commit must check
+	root    chunks.Hash
+	closed  bool
 
-	commitMu sync.Mutex // one Commit or flush at a time per store
-	cache    *cache
+	// writeMu serialises this store's writes (they also hold the state
+	// directory's lock, shared with other processes) and guards keep.
+	writeMu sync.Mutex
+	keep    keptRoot
+	cache   *cache
 
 	st storeStats
+
+	// crashAt, set by tests, stops a write dead after the named step, as
+	// if the process had died there: no undo, no clean-up.
+	crashAt func(step string) bool
+}
+
+// errCrashed is what a write stopped by crashAt returns.
+var errCrashed = errors.New("simulated crash")
+
+func (s *Store) crashed(step string) bool { return s.crashAt != nil && s.crashAt(step) }
+
+// keptRoot is the last keep root this store read or wrote, so that a
+// write does not read it back from the node when no other process moved it.
+type keptRoot struct {
+	cid  cid.Cid
+	root *keepRoot
 }
 
 var _ chunks.ChunkStore = (*Store)(nil)
@@ -75,8 +96,9 @@ type storeStats struct {
 }
 
 // Open opens the store whose state lives in opts.Dir on the Kubo node n. It
-// makes sure the persisted root is kept from Kubo's garbage collector and
-// removes what a crash may have left (see reconcileRoot). The caller keeps ownership of n.
+// finishes or undoes what a write that died half way left (see recover),
+// converts stores of earlier versions, and makes sure the database's keep
+// root is pinned. The caller keeps ownership of n.
 func Open(ctx context.Context, n *ipfsnode.Node, opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("cannot open IPFS chunk store: no state directory")
@@ -98,84 +120,24 @@ func Open(ctx context.Context, n *ipfsnode.Node, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("cannot open IPFS chunk store: %w", err)
 	}
 	s := &Store{
-		node:       n,
-		be:         newBackend(n),
-		rf:         rf,
-		id:         st.ID,
-		opts:       opts,
-		log:        opts.Logger.With("store", opts.Dir),
-		pending:    make(map[chunks.Hash][]byte),
-		unresolved: make(map[cid.Cid]struct{}),
-		root:       st.Root,
-		cache:      newCache(opts.CacheBytes),
+		node:    n,
+		be:      newBackend(n),
+		rf:      rf,
+		id:      st.ID,
+		opts:    opts,
+		log:     opts.Logger.With("store", opts.Dir),
+		pending: make(map[chunks.Hash][]byte),
+		links:   chunks.NewPendingLinks(),
+		root:    st.Root,
+		cache:   newCache(opts.CacheBytes),
 	}
-	if err := s.reconcileRoot(ctx); err != nil {
-		return nil, err
+	if err := s.rf.locked(func() error { return s.recover(ctx) }); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
+		}
+		return nil, fmt.Errorf("cannot open IPFS chunk store %s: %w", opts.Dir, err)
 	}
 	return s, nil
-}
-
-// legacyPinName names the recursive pin with which earlier versions kept
-// the database's root.
-func (s *Store) legacyPinName() string { return "noms-ipfs/" + s.id }
-
-// reconcileRoot repairs what a crash during Commit can leave (an MFS entry
-// for a root that was never persisted, or for the one before it) and makes
-// sure the persisted root has its entry: after an `ipfs files rm` by hand,
-// or on a store written by a version that pinned its root instead (that
-// pin is removed once the entry exists).
-func (s *Store) reconcileRoot(ctx context.Context) error {
-	return s.rf.locked(func() error {
-		st, err := s.rf.read()
-		if err != nil {
-			return err
-		}
-		dir, want := mfsDir(s.id), ""
-		if !st.Root.IsEmpty() {
-			want = rootEntry(st.Root)
-		}
-		entries, err := s.be.protected(ctx, dir)
-		if err != nil {
-			return err
-		}
-		found := false
-		for _, e := range entries {
-			if e == want {
-				found = true
-				continue
-			}
-			if err := s.be.unprotect(ctx, dir, e); err != nil {
-				return err
-			}
-			s.log.Debug("removed stale root entry", "dir", dir, "entry", e)
-		}
-		if st.Root.IsEmpty() || found {
-			return nil
-		}
-		if ok, err := s.be.has(ctx, HashToCID(st.Root)); err != nil {
-			return err
-		} else if !ok {
-			return fmt.Errorf("cannot open IPFS chunk store: root %s (%s): %w", st.Root, HashToCID(st.Root), ErrWrongNode)
-		}
-		// Only a root without its entry can be one an earlier version
-		// pinned; listing pins costs a scan of the node's whole pin set, so
-		// it is not done on every open. (A crash between the protect and
-		// the unpin below leaves the old pin: more data kept, nothing lost.)
-		legacy, err := s.be.pinned(ctx, s.legacyPinName())
-		if err != nil {
-			return err
-		}
-		if err := s.be.protect(ctx, dir, want, rootDirNode(st.Root)); err != nil {
-			return err
-		}
-		for _, p := range legacy {
-			if err := s.be.unpin(ctx, p); err != nil {
-				return err
-			}
-			s.log.Info("replaced the root pin of an earlier version with an MFS entry", "pin", p, "dir", dir)
-		}
-		return nil
-	})
 }
 
 // Node returns the Kubo node the store uses.
@@ -382,16 +344,9 @@ func (s *Store) HasMany(ctx context.Context, hashes []chunks.Hash) (chunks.HashS
 // format every chunk has so IPFS can follow the links between them. Put
 // queues; once Options.FlushChunks are queued it writes them to the node.
 func (s *Store) Put(ctx context.Context, c chunks.Chunk) error {
-	if err := chunks.CheckPut(c); err != nil {
-		return err
-	}
-	var links []cid.Cid
-	err := dagcbor.Links(c.Data(), func(l cid.Cid) error {
-		links = append(links, l)
-		return nil
-	})
+	links, err := chunks.CheckPut(c)
 	if err != nil {
-		return fmt.Errorf("cannot put chunk %s: %w: %w", c.Hash(), chunks.ErrInvalidChunk, err)
+		return err
 	}
 	if err := s.check(ctx); err != nil {
 		return err
@@ -400,45 +355,42 @@ func (s *Store) Put(ctx context.Context, c chunks.Chunk) error {
 	s.st.bytesPut.Add(int64(c.Size()))
 	s.mu.Lock()
 	s.pending[c.Hash()] = c.Data()
-	delete(s.unresolved, HashToCID(c.Hash()))
-	for _, l := range links {
-		if h, err := CIDToHash(l); err == nil {
-			if _, ok := s.pending[h]; ok || s.cache.has(h) {
-				continue
-			}
-		}
-		s.unresolved[l] = struct{}{}
-	}
 	full := len(s.pending) >= s.opts.FlushChunks
 	s.mu.Unlock()
+	s.links.Add(c.Hash(), links, s.known)
 	if full {
 		return s.Flush(ctx)
 	}
 	return nil
 }
 
-// resolveLinks checks that every link of the chunks put so far reaches a
-// chunk that is pending or in the node, so that a committed root never
-// links new chunks to a hole (as Noms' stores refuse dangling refs). It
-// returns the links it found, to be forgotten once the root has moved.
-func (s *Store) resolveLinks(ctx context.Context) ([]cid.Cid, error) {
-	s.mu.RLock()
-	var ask, all []cid.Cid
-	for l := range s.unresolved {
-		all = append(all, l)
-		if h, err := CIDToHash(l); err == nil {
-			if _, ok := s.pending[h]; ok || s.cache.has(h) {
-				continue
-			}
-		}
-		ask = append(ask, l)
+// known reports whether l names a chunk pending here or known to be in the
+// node: written by this store (and kept), or seen there.
+func (s *Store) known(l cid.Cid) bool {
+	h, err := CIDToHash(l)
+	if err != nil {
+		return false
 	}
+	s.mu.RLock()
+	_, ok := s.pending[h]
 	s.mu.RUnlock()
+	return ok || s.cache.has(h)
+}
+
+// checkLinks makes the dangling-link check of Commit: every link that root
+// reaches through chunks put here names a chunk pending, known, or found in
+// the node now. It returns the chunks walked, to forget once root is
+// committed.
+func (s *Store) checkLinks(ctx context.Context, root chunks.Hash) ([]chunks.Hash, error) {
+	walked, unknown := s.links.Check(root, s.known)
+	if len(unknown) == 0 {
+		return walked, nil
+	}
 	var mu sync.Mutex
 	var missing []cid.Cid
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(hasConcurrency)
-	for _, l := range ask {
+	for _, l := range unknown {
 		g.Go(func() error {
 			ok, err := s.be.has(gctx, l)
 			if err != nil {
@@ -459,21 +411,57 @@ func (s *Store) resolveLinks(ctx context.Context) ([]cid.Cid, error) {
 		return nil, err
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%d linked chunks are neither put nor in the node, e.g. %s: %w", len(missing), missing[0], chunks.ErrNotFound)
+		return nil, &chunks.DanglingLinksError{Root: root, Missing: missing}
 	}
-	return all, nil
+	return walked, nil
 }
 
-// Flush writes every pending chunk to the node without moving the root.
-// Until a Commit makes a root that reaches them, the node's garbage
-// collector may remove them.
+// Flush writes every pending chunk to the node, kept like committed ones,
+// without moving the root.
 func (s *Store) Flush(ctx context.Context) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
-	return s.writeBatches(ctx, s.pendingBlocks())
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.rf.locked(func() error {
+		blks := s.pendingBlocks()
+		if len(blks) == 0 {
+			return nil
+		}
+		st, err := s.rf.read()
+		if err != nil {
+			return err
+		}
+		return s.persist(ctx, st, blks)
+	})
+}
+
+// WriteKept writes cs to the node at once, kept like committed chunks,
+// without a Commit and without checking their links: for blocks that are
+// not database roots but must outlive a garbage collection from the moment
+// they exist, such as a replica's pin wrapper (package syncer).
+func (s *Store) WriteKept(ctx context.Context, cs ...chunks.Chunk) error {
+	blks := make([]blocks.Block, 0, len(cs))
+	for _, c := range cs {
+		if _, err := chunks.CheckPut(c); err != nil {
+			return err
+		}
+		b, _ := blocks.NewBlockWithCid(c.Data(), HashToCID(c.Hash()))
+		blks = append(blks, b)
+	}
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	return s.rf.locked(func() error {
+		st, err := s.rf.read()
+		if err != nil {
+			return err
+		}
+		return s.persist(ctx, st, blks)
+	})
 }
 
 // pendingBlocks returns the pending chunks as blocks. They stay pending
@@ -487,6 +475,140 @@ func (s *Store) pendingBlocks() []blocks.Block {
 		blks = append(blks, b)
 	}
 	return blks
+}
+
+// persist writes blks, then st to the root file with the keep root that
+// names blks too, in the order keep.go explains: pin the new keep root,
+// write the blocks, replace the root file. The keep root it replaces is
+// retired, not unpinned at once: it names a subset of the new one, so it
+// can wait to be unpinned with others (one request per retireBatch writes
+// instead of one per write). A keep intent lists the new pins on the way,
+// so that the next Open can undo a write that dies half way. Callers hold
+// writeMu and the directory lock.
+func (s *Store) persist(ctx context.Context, st rootState, blks []blocks.Block) error {
+	if len(blks) == 0 {
+		return s.rf.write(st)
+	}
+	old := st.Keep
+	kr, err := s.keepRoot(ctx, old)
+	if err != nil {
+		return err
+	}
+	hs := make([]chunks.Hash, len(blks))
+	for i, b := range blks {
+		hs[i], _ = CIDToHash(b.Cid())
+	}
+	next, frozen := kr.add(hs)
+	nb := next.block()
+	pins := append(frozen, nb)
+	in := keepIntent{Pins: make([]cid.Cid, len(pins))}
+	for i, p := range pins {
+		in.Pins[i] = p.Cid()
+	}
+	if err := s.rf.writeIntent(in); err != nil {
+		return err
+	}
+	if s.crashed("intent") {
+		return errCrashed
+	}
+	undo := func(err error) error {
+		s.undoPins(ctx, in.Pins)
+		return err
+	}
+	if err := s.be.pinBlocks(ctx, s.pinName(), pins); err != nil {
+		return undo(err)
+	}
+	if s.crashed("pinned") {
+		return errCrashed
+	}
+	if err := s.writeBatches(ctx, blks); err != nil {
+		return undo(err)
+	}
+	if s.crashed("written") {
+		return errCrashed
+	}
+	if len(st.Retired) >= retireBatch {
+		// Should this fail, they stay listed and are tried again.
+		if err := s.be.unpin(ctx, st.Retired); err != nil {
+			s.log.Warn("cannot unpin retired keep roots", "count", len(st.Retired), "err", err)
+		} else {
+			st.Retired = nil
+		}
+	}
+	st.Keep = nb.Cid()
+	// The frozen nodes were pinned only until a root linking them was.
+	st.Retired = append(st.Retired, in.Pins[:len(frozen)]...)
+	if old.Defined() {
+		st.Retired = append(st.Retired, old)
+	}
+	if err := s.rf.write(st); err != nil {
+		return undo(err)
+	}
+	s.keep = keptRoot{cid: nb.Cid(), root: next}
+	if s.crashed("recorded") {
+		return errCrashed
+	}
+	if err := s.rf.clearIntent(); err != nil {
+		s.log.Warn("cannot clear the keep intent", "err", err)
+	}
+	return nil
+}
+
+// undoPins drops the pins of a write that failed, except the keep root the
+// root file names, with a fresh deadline (the failure is often the
+// caller's context ending). What it cannot drop the next Open will.
+func (s *Store) undoPins(ctx context.Context, pins []cid.Cid) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoTimeout)
+	defer cancel()
+	if err := s.dropPinsBut(ctx, pins); err != nil {
+		s.log.Warn("cannot undo the pins of a failed write; the next open will", "err", err)
+		return
+	}
+	if err := s.rf.clearIntent(); err != nil {
+		s.log.Warn("cannot clear the keep intent", "err", err)
+	}
+}
+
+// dropPinsBut unpins pins except the keep root the root file names now.
+func (s *Store) dropPinsBut(ctx context.Context, pins []cid.Cid) error {
+	st, err := s.rf.read()
+	if err != nil {
+		return err
+	}
+	drop := make([]cid.Cid, 0, len(pins))
+	for _, p := range pins {
+		if !p.Equals(st.Keep) {
+			drop = append(drop, p)
+		}
+	}
+	return s.be.unpin(ctx, drop)
+}
+
+// pinName labels keep pins where the backend can name them.
+func (s *Store) pinName() string { return "noms-ipfs/" + s.id + "/keep" }
+
+// keepRoot returns the decoded keep root c (an empty one when c is
+// undefined), from memory when this store wrote or read it last.
+func (s *Store) keepRoot(ctx context.Context, c cid.Cid) (*keepRoot, error) {
+	if !c.Defined() {
+		return &keepRoot{db: s.id}, nil
+	}
+	if s.keep.root != nil && s.keep.cid.Equals(c) {
+		return s.keep.root, nil
+	}
+	d, err := s.be.getLocal(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read keep root %s: %w", c, err)
+	}
+	nd, err := decodeKeepNode(d)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read keep root %s: %w", c, err)
+	}
+	if nd.kind != kindRoot || nd.db != s.id {
+		return nil, fmt.Errorf("cannot read keep root %s: a %s node of database %q, want the root of %q", c, nd.kind, nd.db, s.id)
+	}
+	s.keep = keptRoot{cid: c, root: nd.root}
+	return nd.root, nil
 }
 
 // writeBatches writes blks in batches of the backend's size. Each written
@@ -548,13 +670,12 @@ func (s *Store) Rebase(ctx context.Context) error {
 	return nil
 }
 
-// Commit implements chunks.ChunkStore. Pending chunks are written first,
-// then, under a lock shared with every process on the same state directory:
-// the new root gets its MFS entry (so it and all below it that the node
-// holds survive a garbage collection), pending chunks are written top down
-// from it, the root file is replaced atomically, and only then the old
-// root's entry removed. A crash at any step leaves the last committed root
-// readable and protected; the next Open removes a leftover entry.
+// Commit implements chunks.ChunkStore. The links current reaches through
+// chunks put here are checked first; then, under a lock shared with every
+// process on the same state directory, the pending chunks are written kept
+// (see persist) and the root file is replaced atomically with the new root.
+// A crash at any step leaves the last committed root readable, and every
+// chunk written so far kept.
 func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 	if err := s.check(ctx); err != nil {
 		return err
@@ -568,63 +689,42 @@ func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 			return fmt.Errorf("cannot commit root %s: %w", current, chunks.ErrNotFound)
 		}
 	}
-	s.commitMu.Lock()
-	defer s.commitMu.Unlock()
-	var resolved []cid.Cid
-	if current != last {
-		var err error
-		if resolved, err = s.resolveLinks(ctx); err != nil {
-			return fmt.Errorf("cannot commit root %s: %w", current, err)
+	walked, err := s.checkLinks(ctx, current)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
 		}
+		return err
 	}
-	blks := s.pendingBlocks()
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	var persisted chunks.Hash
-	err := s.rf.locked(func() error {
+	err = s.rf.locked(func() error {
 		st, err := s.rf.read()
 		if err != nil {
 			return err
 		}
 		persisted = st.Root
+		blks := s.pendingBlocks()
 		if st.Root != last {
 			// Lost the race: the chunks still become durable, as promised.
-			if err := s.writeBatches(ctx, blks); err != nil {
-				return err
+			if len(blks) > 0 {
+				if err := s.persist(ctx, st, blks); err != nil {
+					return err
+				}
 			}
 			return chunks.ErrOptimisticLock
 		}
-		if current == last {
-			return s.writeBatches(ctx, blks)
-		}
-		dir := mfsDir(s.id)
-		if !current.IsEmpty() {
-			if err := s.be.protect(ctx, dir, rootEntry(current), rootDirNode(current)); err != nil {
-				return err
-			}
-		}
-		if err := s.writeBatches(ctx, topDown(HashToCID(current), blks)); err != nil {
-			return err
+		if current == last && len(blks) == 0 {
+			return nil
 		}
 		st.Root = current
-		if err := s.rf.write(st); err != nil {
+		if err := s.persist(ctx, st, blks); err != nil {
 			return err
 		}
 		persisted = current
-		if !last.IsEmpty() {
-			// The new root is durable; failing to drop the old entry only
-			// keeps more data than needed until the next Open.
-			if err := s.be.unprotect(ctx, dir, rootEntry(last)); err != nil {
-				s.log.Warn("cannot remove the previous root's MFS entry", "root", last, "err", err)
-			}
-		}
 		return nil
 	})
-	if err == nil && len(resolved) > 0 {
-		s.mu.Lock()
-		for _, l := range resolved {
-			delete(s.unresolved, l)
-		}
-		s.mu.Unlock()
-	}
 	s.mu.Lock()
 	if err == nil || errors.Is(err, chunks.ErrOptimisticLock) {
 		s.root = persisted
@@ -632,6 +732,7 @@ func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 	s.mu.Unlock()
 	switch {
 	case err == nil:
+		s.links.Forget(walked)
 		s.st.commits.Add(1)
 		return nil
 	case errors.Is(err, chunks.ErrOptimisticLock):
@@ -646,6 +747,35 @@ func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 		}
 		return fmt.Errorf("cannot commit root %s: %w", current, err)
 	}
+}
+
+// KeepInfo says how a store's chunks are kept from Kubo's garbage collector.
+type KeepInfo struct {
+	// Root is the pinned keep root (keep.go); undefined before the first write.
+	Root cid.Cid
+	// Chunks counts the chunk names added to it over time, repeats included.
+	Chunks uint64
+}
+
+// Keep returns the database's current keep root, as the root file names it.
+func (s *Store) Keep(ctx context.Context) (KeepInfo, error) {
+	if err := s.check(ctx); err != nil {
+		return KeepInfo{}, err
+	}
+	st, err := s.rf.read()
+	if err != nil {
+		return KeepInfo{}, err
+	}
+	if !st.Keep.Defined() {
+		return KeepInfo{}, nil
+	}
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	kr, err := s.keepRoot(ctx, st.Keep)
+	if err != nil {
+		return KeepInfo{}, err
+	}
+	return KeepInfo{Root: st.Keep, Chunks: kr.count}, nil
 }
 
 // Stats implements chunks.ChunkStore.

@@ -3,7 +3,6 @@ package ipfsstore
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/boxo/mfs"
 	"github.com/ipfs/boxo/path"
 	"github.com/ipfs/go-cid"
 	"github.com/ipfs/kubo/core/corerepo"
@@ -140,72 +138,56 @@ func openStoreWith(t testing.TB, n *ipfsnode.Node, opts Options) *Store {
 	return s
 }
 
-// dbMFSDir reads the database id from dir's root file and returns the MFS
-// directory that keeps the database's root.
-func dbMFSDir(t testing.TB, dir string) string {
+// rootFileOf reads dir's root file as the store wrote it.
+func rootFileOf(t testing.TB, dir string) rootState {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "root.json"))
+	st, err := (&rootFile{dir: dir}).read()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("root file in %s: %v", dir, err)
 	}
-	var st struct{ ID string }
-	if err := json.Unmarshal(b, &st); err != nil || st.ID == "" {
-		t.Fatalf("root file %s: id %q, %v", dir, st.ID, err)
-	}
-	return "/noms-ipfs/" + st.ID
+	return st
 }
 
-// nodeRootEntries lists the MFS directory mfsDir, asking the node itself
-// (its MFS in process, or files/ls over RPC), not the store.
-func nodeRootEntries(t testing.TB, n *ipfsnode.Node, mfsDir string) []string {
+// keepPins returns the recursive pins of the node that are keep nodes of
+// the database in dir, asking the node itself (not the store).
+func keepPins(t testing.TB, n *ipfsnode.Node, dir string) []cid.Cid {
 	t.Helper()
-	var out []string
-	if n.Embedded() {
-		fsn, err := mfs.Lookup(n.Core().FilesRoot, mfsDir)
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
+	id := rootFileOf(t, dir).ID
+	var out []cid.Cid
+	for _, cs := range nodeRecursivePins(t, n) {
+		for _, c := range cs {
+			d, err := readBlock(ctxT(t), n.OfflineAPI(), c)
+			if err != nil {
+				continue
+			}
+			if nd, err := decodeKeepNode(d); err == nil && nd.db == id {
+				out = append(out, c)
+			}
 		}
-		if err != nil {
-			t.Fatalf("MFS lookup %s: %v", mfsDir, err)
-		}
-		out, err = fsn.(*mfs.Directory).ListNames(ctxT(t))
-		if err != nil {
-			t.Fatalf("MFS list %s: %v", mfsDir, err)
-		}
-		return out
-	}
-	var res struct{ Entries []struct{ Name string } }
-	if err := n.RPC().Request("files/ls", mfsDir).Exec(ctxT(t), &res); err != nil {
-		if strings.Contains(err.Error(), "does not exist") {
-			return nil
-		}
-		t.Fatalf("files/ls %s: %v", mfsDir, err)
-	}
-	for _, e := range res.Entries {
-		out = append(out, e.Name)
 	}
 	return out
 }
 
-// cliRootEntries parses `ipfs files ls <mfsDir>` as a user runs it.
-func cliRootEntries(t testing.TB, d *kubotest.Node, mfsDir string) []string {
+// assertKept checks that the pins of the database in dir on its node are
+// the keep root its root file names and, at most, the few replaced ones it
+// lists as retired; and that no write was left half done.
+func assertKept(t testing.TB, n *ipfsnode.Node, dir string) {
 	t.Helper()
-	return strings.Fields(d.IPFS(t, "files", "ls", mfsDir))
-}
-
-// assertEntries checks that the MFS entries of a database are exactly
-// those of the roots want.
-func assertEntries(t testing.TB, got []string, want ...chunks.Hash) {
-	t.Helper()
-	var w []string
-	for _, h := range want {
-		w = append(w, h.String())
+	st := rootFileOf(t, dir)
+	pins := keepPins(t, n, dir)
+	if !slices.ContainsFunc(pins, st.Keep.Equals) {
+		t.Fatalf("keep pins of the database: %v; its keep root %s is not among them", pins, st.Keep)
 	}
-	got = slices.Clone(got)
-	slices.Sort(w)
-	slices.Sort(got)
-	if !slices.Equal(got, w) {
-		t.Fatalf("root entries in MFS: %v, want %v", got, w)
+	for _, p := range pins {
+		if !p.Equals(st.Keep) && !slices.ContainsFunc(st.Retired, p.Equals) {
+			t.Fatalf("keep pin %s is neither the keep root %s nor a retired one %v", p, st.Keep, st.Retired)
+		}
+	}
+	if len(st.Retired) > 2*retireBatch {
+		t.Fatalf("%d retired keep pins wait to be unpinned; want at most %d", len(st.Retired), 2*retireBatch)
+	}
+	if in, ok, err := (&rootFile{dir: dir}).readIntent(); ok || err != nil {
+		t.Fatalf("a keep intent is left: %v, %v", in, err)
 	}
 }
 
@@ -411,11 +393,12 @@ func TestCommitOfRootWithMissingLinkFailsPromptlyWithErrNotFound(t *testing.T) {
 			if r := mustRoot(t, fresh); r != last {
 				t.Fatalf("persisted root moved to %s, want it left at %s", r, last)
 			}
-			entries := nodeRootEntries(t, tc.node, dbMFSDir(t, dir))
 			if last.IsEmpty() {
-				assertEntries(t, entries)
+				if pins := keepPins(t, tc.node, dir); len(pins) != 0 {
+					t.Fatalf("the refused first commit left keep pins: %v", pins)
+				}
 			} else {
-				assertEntries(t, entries, last)
+				assertKept(t, tc.node, dir)
 			}
 		})
 	}
@@ -577,8 +560,10 @@ func TestRootAndChunksSurviveDaemonRestart(t *testing.T) {
 	d.Restart(t)
 	t.Logf("API %s before the restart, %s after", oldAPI, d.APIAddr)
 	n2 := connect(t, d)
-	// The daemon kept the root's MFS entry (Open would repair a missing one).
-	assertEntries(t, cliRootEntries(t, d, dbMFSDir(t, dir)), top.Hash())
+	// The daemon kept the keep root's pin (Open would rebuild a missing one).
+	if ok, err := (&rpcBackend{n: n2}).pinned(ctxT(t), rootFileOf(t, dir).Keep); !ok || err != nil {
+		t.Fatalf("after a restart the keep root is not pinned: %v", err)
+	}
 	s2 := openStoreWith(t, n2, Options{Dir: dir, FetchTimeout: -1}) // local node only
 	if r := mustRoot(t, s2); r != top.Hash() {
 		t.Fatalf("root after restart = %s, want %s", r, top.Hash())
@@ -589,298 +574,10 @@ func TestRootAndChunksSurviveDaemonRestart(t *testing.T) {
 	if st := s2.Stats(); st.CacheHits != 0 {
 		t.Errorf("a freshly opened store served %d chunks from memory", st.CacheHits)
 	}
-	assertEntries(t, nodeRootEntries(t, n2, dbMFSDir(t, dir)), top.Hash())
+	assertKept(t, n2, dir)
 }
 
-// The embedded node keeps its MFS root in its repo: after the node
-// restarts, the root's entry is still there (no repair needed) and a GC
-// keeps the whole DAG.
-func TestEmbeddedRootEntrySurvivesRestartAndGC(t *testing.T) {
-	repo := filepath.Join(t.TempDir(), "kubo")
-	dir := t.TempDir()
-	n, err := ipfsnode.StartEmbedded(ctxT(t), ipfsnode.EmbeddedConfig{Repo: repo})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := openStore(t, n, dir)
-	leaf := chunkstest.Chunk(t, 3000)
-	mid := linkedChunk(t, "mid", leaf.Hash())
-	top := linkedChunk(t, "top", mid.Hash())
-	mustPut(t, s, leaf, mid, top)
-	mustCommit(t, s, top.Hash(), chunks.Hash{})
-	mdir := dbMFSDir(t, dir)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	n2, err := ipfsnode.StartEmbedded(ctxT(t), ipfsnode.EmbeddedConfig{Repo: repo})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n2.Close()
-	// Before any store opens (Open would repair a missing entry).
-	assertEntries(t, nodeRootEntries(t, n2, mdir), top.Hash())
-	if err := corerepo.GarbageCollect(n2.Core(), ctxT(t)); err != nil {
-		t.Fatalf("garbage collection: %v", err)
-	}
-	fresh := openStoreWith(t, n2, Options{Dir: dir, FetchTimeout: -1})
-	for _, c := range []chunks.Chunk{top, mid, leaf} {
-		mustGet(t, fresh, c)
-	}
-}
-
-// --- e, f. Garbage collection ----------------------------------------------
-
-type gcEnv struct {
-	node *ipfsnode.Node
-	gc   func(t *testing.T)
-	// stat checks through Kubo itself, not the store, that the node holds c.
-	stat func(t *testing.T, c cid.Cid)
-	// entries lists the MFS directory, through Kubo itself.
-	entries func(t *testing.T, mfsDir string) []string
-}
-
-func testGCKeepsReachableChunks(t *testing.T, env gcEnv) {
-	dir := t.TempDir()
-	s := openStore(t, env.node, dir)
-	mdir := dbMFSDir(t, dir)
-
-	grandchild := chunkstest.Chunk(t, 1000)
-	child1 := linkedChunk(t, "child1", grandchild.Hash())
-	child2 := chunkstest.Chunk(t, 2000)
-	root1 := linkedChunk(t, "root1", child1.Hash(), child2.Hash())
-	mustPut(t, s, grandchild, child1, child2, root1)
-	mustCommit(t, s, root1.Hash(), chunks.Hash{})
-	unreachable := chunkstest.Chunk(t, 500)
-	mustPut(t, s, unreachable)
-	if err := s.Flush(ctxT(t)); err != nil {
-		t.Fatalf("Flush: %v", err)
-	}
-	env.stat(t, HashToCID(unreachable.Hash())) // Flush wrote it: what GC removes was there
-
-	env.gc(t)
-	fresh := openStore(t, env.node, dir)
-	for _, c := range []chunks.Chunk{root1, child1, child2, grandchild} {
-		mustGet(t, fresh, c)
-		env.stat(t, HashToCID(c.Hash()))
-	}
-	if mustHas(t, fresh, unreachable.Hash()) {
-		t.Fatalf("the unreachable flushed chunk survived garbage collection")
-	}
-	assertEntries(t, env.entries(t, mdir), root1.Hash())
-
-	// Move the root: keep child1 (and so grandchild), drop child2.
-	newLeaf := chunkstest.Chunk(t, 700)
-	root2 := linkedChunk(t, "root2", child1.Hash(), newLeaf.Hash())
-	mustPut(t, fresh, newLeaf, root2)
-	mustCommit(t, fresh, root2.Hash(), root1.Hash())
-	env.gc(t)
-
-	fresh2 := openStore(t, env.node, dir)
-	if r := mustRoot(t, fresh2); r != root2.Hash() {
-		t.Fatalf("root = %s, want %s", r, root2.Hash())
-	}
-	for _, c := range []chunks.Chunk{root2, child1, grandchild, newLeaf} {
-		mustGet(t, fresh2, c)
-		env.stat(t, HashToCID(c.Hash()))
-	}
-	for _, c := range []chunks.Chunk{child2, root1} {
-		if mustHas(t, fresh2, c.Hash()) {
-			t.Fatalf("chunk %s, reachable only from the old root, survived GC: the old root is still kept", c.Hash())
-		}
-	}
-	assertEntries(t, env.entries(t, mdir), root2.Hash())
-	for name := range nodeRecursivePins(t, env.node) {
-		if strings.HasPrefix(name, "noms-ipfs") {
-			t.Fatalf("the store pinned something: %q", name)
-		}
-	}
-}
-
-// Imports over RPC name the import lock block as their CAR root so that
-// Kubo holds its pin (GC) lock through each import: the block is valid
-// DAG-CBOR under the chunk scheme, and it ends up pinned, as a leaf.
-func TestImportLockBlock(t *testing.T) {
-	if err := dagcbor.Validate(importLock.RawData()); err != nil {
-		t.Fatalf("import lock block is not valid DAG-CBOR: %v", err)
-	}
-	if h, err := CIDToHash(importLock.Cid()); err != nil || h != chunks.Of(importLock.RawData()) {
-		t.Fatalf("import lock CID %s does not follow the chunk scheme: %v", importLock.Cid(), err)
-	}
-	d := kubotest.Start(t)
-	s := openStore(t, connect(t, d), t.TempDir())
-	c := chunkstest.Chunk(t, 100)
-	mustPut(t, s, c)
-	mustCommit(t, s, c.Hash(), chunks.Hash{})
-	if pins := d.IPFS(t, "pin", "ls", "--type=recursive"); !strings.Contains(pins, importLock.Cid().String()) {
-		t.Fatalf("the import lock block is not pinned after an import:\n%s", pins)
-	}
-}
-
-func TestGCKeepsReachableChunksRPC(t *testing.T) {
-	d := kubotest.Start(t)
-	testGCKeepsReachableChunks(t, gcEnv{
-		node:    connect(t, d),
-		gc:      func(t *testing.T) { d.IPFS(t, "repo", "gc") },
-		stat:    func(t *testing.T, c cid.Cid) { d.IPFS(t, "block", "stat", "--offline", c.String()) },
-		entries: func(t *testing.T, mfsDir string) []string { return cliRootEntries(t, d, mfsDir) },
-	})
-}
-
-func TestGCKeepsReachableChunksEmbedded(t *testing.T) {
-	n, _ := startEmbedded(t, false)
-	testGCKeepsReachableChunks(t, gcEnv{
-		node: n,
-		gc: func(t *testing.T) {
-			if err := corerepo.GarbageCollect(n.Core(), ctxT(t)); err != nil {
-				t.Fatalf("garbage collection: %v", err)
-			}
-		},
-		stat: func(t *testing.T, c cid.Cid) {
-			if _, err := n.OfflineAPI().Block().Stat(ctxT(t), path.FromCid(c)); err != nil {
-				t.Fatalf("block stat %s: %v", c, err)
-			}
-		},
-		entries: func(t *testing.T, mfsDir string) []string { return nodeRootEntries(t, n, mfsDir) },
-	})
-}
-
-// --- g. Crash recovery in Open ----------------------------------------------
-
-// A crash after the new root got its MFS entry but before root.json was
-// replaced leaves two entries in the database's MFS directory; Open drops
-// the one that is not the persisted root.
-func TestOpenRemovesStaleRootEntryLeftByCrash(t *testing.T) {
-	d := kubotest.Start(t)
-	n := connect(t, d)
-	dir := t.TempDir()
-	s := openStore(t, n, dir)
-	leaf := chunkstest.Chunk(t, 200)
-	root1 := linkedChunk(t, "root1", leaf.Hash())
-	mustPut(t, s, leaf, root1)
-	mustCommit(t, s, root1.Hash(), chunks.Hash{})
-	leaf2 := chunkstest.Chunk(t, 300)
-	root2 := linkedChunk(t, "root2", root1.Hash(), leaf2.Hash())
-	mustPut(t, s, leaf2, root2)
-	if err := s.Flush(ctxT(t)); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	// What a crash between linking root2 and writing the root file leaves,
-	// made with the ipfs CLI.
-	mdir := dbMFSDir(t, dir)
-	nd := rootDirNode(root2.Hash())
-	d.IPFSWithInput(t, nd.RawData(), "block", "put", "--cid-codec", "dag-pb")
-	d.IPFS(t, "files", "cp", "/ipfs/"+nd.Cid().String(), mdir+"/"+root2.Hash().String())
-	assertEntries(t, cliRootEntries(t, d, mdir), root1.Hash(), root2.Hash())
-
-	s2 := openStore(t, n, dir)
-	if r := mustRoot(t, s2); r != root1.Hash() {
-		t.Fatalf("root after reopening = %s, want the persisted %s", r, root1.Hash())
-	}
-	assertEntries(t, cliRootEntries(t, d, mdir), root1.Hash())
-
-	// The repaired store commits as usual.
-	mustCommit(t, s2, root2.Hash(), root1.Hash())
-	assertEntries(t, cliRootEntries(t, d, mdir), root2.Hash())
-}
-
-// The root's MFS entry removed by hand (`ipfs files rm`) comes back at the
-// next Open, and it keeps the whole DAG through a GC.
-func TestOpenRestoresMissingRootEntry(t *testing.T) {
-	d := kubotest.Start(t)
-	n := connect(t, d)
-	dir := t.TempDir()
-	s := openStore(t, n, dir)
-	grandchild := chunkstest.Chunk(t, 100)
-	child := linkedChunk(t, "child", grandchild.Hash())
-	top := linkedChunk(t, "top", child.Hash())
-	mustPut(t, s, grandchild, child, top)
-	mustCommit(t, s, top.Hash(), chunks.Hash{})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	mdir := dbMFSDir(t, dir)
-	d.IPFS(t, "files", "rm", "-r", mdir+"/"+top.Hash().String())
-	assertEntries(t, cliRootEntries(t, d, mdir))
-
-	s2 := openStore(t, n, dir)
-	if r := mustRoot(t, s2); r != top.Hash() {
-		t.Fatalf("root = %s, want %s", r, top.Hash())
-	}
-	assertEntries(t, cliRootEntries(t, d, mdir), top.Hash())
-	d.IPFS(t, "repo", "gc")
-	fresh := openStoreWith(t, n, Options{Dir: dir, FetchTimeout: -1})
-	for _, c := range []chunks.Chunk{top, child, grandchild} {
-		mustGet(t, fresh, c)
-	}
-}
-
-// Earlier versions kept the root with a recursive pin named
-// noms-ipfs/<id>. Open gives the root its MFS entry and removes that pin,
-// and the data survives a GC.
-func TestOpenReplacesRootPinOfEarlierVersion(t *testing.T) {
-	d := kubotest.Start(t)
-	n := connect(t, d)
-	dir := t.TempDir()
-	s := openStore(t, n, dir)
-	leaf := chunkstest.Chunk(t, 100)
-	top := linkedChunk(t, "top", leaf.Hash())
-	mustPut(t, s, leaf, top)
-	mustCommit(t, s, top.Hash(), chunks.Hash{})
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	mdir := dbMFSDir(t, dir)
-	pinName := "noms-ipfs/" + strings.TrimPrefix(mdir, "/noms-ipfs/")
-	d.IPFS(t, "files", "rm", "-r", mdir)
-	d.IPFS(t, "pin", "add", "--name", pinName, HashToCID(top.Hash()).String())
-
-	s2 := openStore(t, n, dir)
-	if r := mustRoot(t, s2); r != top.Hash() {
-		t.Fatalf("root = %s, want %s", r, top.Hash())
-	}
-	assertEntries(t, cliRootEntries(t, d, mdir), top.Hash())
-	if pins := nodeRecursivePins(t, n); len(pins[pinName]) != 0 {
-		t.Fatalf("the earlier version's pin %s is still there: %v", pinName, pins)
-	}
-	d.IPFS(t, "repo", "gc")
-	fresh := openStoreWith(t, n, Options{Dir: dir, FetchTimeout: -1})
-	for _, c := range []chunks.Chunk{top, leaf} {
-		mustGet(t, fresh, c)
-	}
-}
-
-// The MFS entry is a best-effort root: when blocks under the root are
-// missing (a database read on demand holds only what it read; here a block
-// removed by hand), `ipfs repo gc` still runs and keeps everything local
-// that the root reaches. A recursive pin would make every GC fail.
-func TestGCRunsWithRootOverMissingBlocks(t *testing.T) {
-	d := kubotest.Start(t)
-	n := connect(t, d)
-	dir := t.TempDir()
-	s := openStore(t, n, dir)
-	gone := chunkstest.Chunk(t, 100)
-	kept := chunkstest.Chunk(t, 200)
-	mid := linkedChunk(t, "mid", gone.Hash())
-	top := linkedChunk(t, "top", mid.Hash(), kept.Hash())
-	mustPut(t, s, gone, kept, mid, top)
-	mustCommit(t, s, top.Hash(), chunks.Hash{})
-	d.IPFS(t, "block", "rm", HashToCID(gone.Hash()).String())
-	d.IPFS(t, "repo", "gc")
-	fresh := openStoreWith(t, n, Options{Dir: dir, FetchTimeout: -1})
-	for _, c := range []chunks.Chunk{top, mid, kept} {
-		mustGet(t, fresh, c)
-	}
-	if mustHas(t, fresh, gone.Hash()) {
-		t.Fatalf("the removed block is back")
-	}
-}
+// --- g. Opening on the wrong node ------------------------------------------
 
 func TestOpenOnNodeWithoutRootFailsWithErrWrongNode(t *testing.T) {
 	// Connected peers: the root is one bitswap request away, yet Open must
@@ -909,9 +606,9 @@ func TestOpenOnNodeWithoutRootFailsWithErrWrongNode(t *testing.T) {
 	if !errors.Is(err, ErrWrongNode) {
 		t.Fatalf("Open on a node without the root: %v; want an error wrapping ErrWrongNode", err)
 	}
-	// Open neither protected nor fetched anything on the second node.
-	if e := nodeRootEntries(t, n2, dbMFSDir(t, dir2)); len(e) != 0 {
-		t.Fatalf("failed Open left MFS entries on the second node: %v", e)
+	// Open neither pinned nor fetched anything on the second node.
+	if pins := keepPins(t, n2, dir2); len(pins) != 0 {
+		t.Fatalf("failed Open left keep pins on the second node: %v", pins)
 	}
 	ok, err := n2.OfflineAPI().Block().Stat(ctxT(t), path.FromCid(HashToCID(c.Hash())))
 	if err == nil {
@@ -1018,7 +715,7 @@ func testConcurrentCommitChain(t *testing.T, n *ipfsnode.Node) {
 			t.Fatalf("committed root %s is not in the chain: its commit was lost", h)
 		}
 	}
-	assertEntries(t, nodeRootEntries(t, n, dbMFSDir(t, dir)), top)
+	assertKept(t, n, dir)
 }
 
 func TestConcurrentStoresOnOneDirCommitChainRPC(t *testing.T) {
@@ -1249,15 +946,14 @@ func TestDatabasesSharingARootOnOneNodeKeepTheirData(t *testing.T) {
 			n := env.n
 			dirA, dirB := t.TempDir(), t.TempDir()
 			sA, sB := openStore(t, n, dirA), openStore(t, n, dirB)
-			mdirA, mdirB := dbMFSDir(t, dirA), dbMFSDir(t, dirB)
 			leaf := chunkstest.Chunk(t, 500)
 			shared := linkedChunk(t, "shared", leaf.Hash())
 			for _, s := range []*Store{sA, sB} {
 				mustPut(t, s, leaf, shared)
 				mustCommit(t, s, shared.Hash(), chunks.Hash{})
 			}
-			assertEntries(t, nodeRootEntries(t, n, mdirA), shared.Hash())
-			assertEntries(t, nodeRootEntries(t, n, mdirB), shared.Hash())
+			assertKept(t, n, dirA)
+			assertKept(t, n, dirB)
 
 			// A moves on; B stays at the shared root.
 			leaf2 := chunkstest.Chunk(t, 600)
@@ -1266,8 +962,8 @@ func TestDatabasesSharingARootOnOneNodeKeepTheirData(t *testing.T) {
 			mustCommit(t, sA, rootA.Hash(), shared.Hash())
 			env.gc(t)
 
-			assertEntries(t, nodeRootEntries(t, n, mdirA), rootA.Hash())
-			assertEntries(t, nodeRootEntries(t, n, mdirB), shared.Hash())
+			assertKept(t, n, dirA)
+			assertKept(t, n, dirB)
 			fb, err := Open(ctxT(t), n, Options{Dir: dirB, FetchTimeout: -1})
 			if err != nil {
 				t.Fatalf("B cannot reopen its database after A moved its root and a GC ran: %v", err)

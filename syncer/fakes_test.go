@@ -43,7 +43,7 @@ func (n *fakeNet) add(id string, storage *chunks.MemoryStorage) *fakePeer {
 		storage = chunks.NewMemoryStorage()
 	}
 	p := &fakePeer{id: peer.ID(id), net: n}
-	p.store = &netStore{MemoryStore: storage.NewStore(), net: n, self: p.id}
+	p.store = &netStore{MemoryStore: storage.NewStore(), storage: storage, net: n, self: p.id}
 	p.d = db.New(p.store)
 	p.hs = newFakeHeads(n, p.id)
 	n.mu.Lock()
@@ -58,12 +58,14 @@ func (n *fakeNet) setOffline(id peer.ID, off bool) {
 	n.mu.Unlock()
 }
 
-// netStore is a peer's chunk store: local first, then the network.
+// netStore is a peer's chunk store: local first, then the network, whose
+// chunks it then holds, as a Kubo node does.
 type netStore struct {
 	*chunks.MemoryStore
-	net  *fakeNet
-	self peer.ID
-	hang chunks.Hash // Get of it waits for the context, as a fetch nobody answers
+	storage *chunks.MemoryStorage
+	net     *fakeNet
+	self    peer.ID
+	hang    chunks.Hash // Get of it waits for the context, as a fetch nobody answers
 }
 
 func (s *netStore) Get(ctx context.Context, h chunks.Hash) (chunks.Chunk, error) {
@@ -85,7 +87,7 @@ func (s *netStore) Get(ctx context.Context, h chunks.Hash) (chunks.Chunk, error)
 	s.net.mu.Unlock()
 	for _, p := range others {
 		if c, err := p.store.MemoryStore.Get(ctx, h); err == nil {
-			return c, nil
+			return c, s.storage.Add(c)
 		}
 	}
 	return chunks.Chunk{}, fmt.Errorf("chunk %s not on the fake network: %w", h, chunks.ErrNotFound)

@@ -1,7 +1,6 @@
 package syncer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	iface "github.com/ipfs/kubo/core/coreiface"
 	"github.com/ipfs/kubo/core/coreiface/options"
 	"github.com/libp2p/go-libp2p/core/peer"
-	mh "github.com/multiformats/go-multihash"
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
 	"github.com/noms-ipfs/noms-ipfs/dagcbor"
@@ -27,6 +25,12 @@ type pinner interface {
 	// writer's previous replica unpinned. It returns the bytes of blocks
 	// it newly brought under replica pins.
 	pin(ctx context.Context, writer peer.ID, root chunks.Hash) (int64, error)
+}
+
+// keptWriter is the store's ability to write a chunk kept from GC at once
+// (ipfsstore.Store.WriteKept).
+type keptWriter interface {
+	WriteKept(ctx context.Context, cs ...chunks.Chunk) error
 }
 
 // errCountShort marks a pin that succeeded but whose bytes could not all be
@@ -145,15 +149,17 @@ func (p *kuboPinner) pin(ctx context.Context, writer peer.ID, root chunks.Hash) 
 	if len(old) == 1 && old[0].Equals(to) {
 		return 0, nil
 	}
-	api := p.node.API() // online: the pin fetches what the node lacks
-	st, err := api.Block().Put(ctx, bytes.NewReader(wrap.Data()),
-		options.Block.CidCodec("dag-cbor"), options.Block.Hash(mh.SHA2_512, chunks.HashLen))
-	if err != nil {
+	// The wrapper is kept by the store from the moment it exists: a GC
+	// between its write and the pin below would otherwise remove it and
+	// leave the pin waiting on the network for a block nobody has.
+	kept, ok := p.store.(keptWriter)
+	if !ok {
+		return 0, fmt.Errorf("cannot write replica block: store %T cannot write kept chunks", p.store)
+	}
+	if err := kept.WriteKept(ctx, wrap); err != nil {
 		return 0, fmt.Errorf("cannot write replica block: %w", err)
 	}
-	if !st.Path().RootCid().Equals(to) {
-		return 0, fmt.Errorf("node stored the replica block as %s, want %s", st.Path().RootCid(), to)
-	}
+	api := p.node.API() // online: the pin fetches what the node lacks
 	moved := false
 	if len(old) > 0 && !old[0].Equals(to) {
 		// Update walks only the difference between the two DAGs.

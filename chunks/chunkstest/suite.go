@@ -18,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/noms-ipfs/noms-ipfs/chunks"
+	"github.com/noms-ipfs/noms-ipfs/internal/cborx"
 )
 
 // Harness makes fresh storage for each test.
@@ -79,6 +82,25 @@ func Chunk(t testing.TB, size int) chunks.Chunk {
 		t.Fatal(err)
 	}
 	return chunks.NewChunk(CBORBytes(b))
+}
+
+// LinkChunk returns a DAG-CBOR array of a nonce (which makes the chunk
+// unique) and one link per CID, the way the data model links chunks.
+func LinkChunk(nonce string, links ...cid.Cid) chunks.Chunk {
+	b := cborx.AppendText(cborx.AppendHead(nil, cborx.Array, uint64(len(links)+1)), nonce)
+	for _, l := range links {
+		b = cborx.AppendLink(b, l)
+	}
+	return chunks.NewChunk(b)
+}
+
+// LinkTo returns a LinkChunk linking the chunks with hashes hs.
+func LinkTo(nonce string, hs ...chunks.Hash) chunks.Chunk {
+	links := make([]cid.Cid, len(hs))
+	for i, h := range hs {
+		links[i] = h.CID()
+	}
+	return LinkChunk(nonce, links...)
 }
 
 // CBORBytes encodes b as a CBOR byte string with the shortest header.

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/ipfs/go-cid"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
@@ -68,6 +69,95 @@ func (s *suite) TestPutRefusesBadChunks(t *testing.T) {
 		t.Fatalf("Put of a %d-byte chunk: err = %v, want ErrInvalidChunk", big.Size(), err)
 	}
 	assertMissing(t, a, big.Hash())
+}
+
+// Every store holds DAG-CBOR only, so that IPFS can follow the links.
+func (s *suite) TestPutRefusesNonDAGCBOR(t *testing.T) {
+	a := open(t, s.h.NewStorage(t))
+	for name, data := range map[string][]byte{
+		"empty":                  {},
+		"break code":             {0xff},
+		"unsorted map keys":      {0xa2, 0x61, 'b', 0x01, 0x61, 'a', 0x02},
+		"trailing bytes":         {0x01, 0x02},
+		"tag other than 42":      {0xc1, 0x01},
+		"indefinite-length list": {0x9f, 0x01, 0xff},
+	} {
+		c := chunks.NewChunk(data)
+		if err := a.Put(Ctx(t), c); !errors.Is(err, chunks.ErrInvalidChunk) {
+			t.Errorf("Put of %s (%x): err = %v, want ErrInvalidChunk", name, data, err)
+		}
+		if ok, err := a.Has(Ctx(t), c.Hash()); err != nil || ok {
+			t.Errorf("after refusing %s, Has = %v, %v", name, ok, err)
+		}
+	}
+}
+
+// A root that reaches, through chunks put and not yet committed, a link to
+// a chunk nobody put is refused; the refusal touches nothing else: other
+// roots commit, and the same root commits once the chunk is put.
+func (s *suite) TestCommitRefusesDanglingLinks(t *testing.T) {
+	st := s.h.NewStorage(t)
+	a := open(t, st)
+	leaf, missing := Chunk(t, 40), Chunk(t, 41)
+	holey := LinkTo("holey", leaf.Hash(), missing.Hash())
+	mustPut(t, a, leaf, holey)
+	err := a.Commit(Ctx(t), holey.Hash(), chunks.Hash{})
+	if !errors.Is(err, chunks.ErrNotFound) {
+		t.Fatalf("Commit of a root linking to a chunk nobody put: err = %v, want ErrNotFound", err)
+	}
+	if r := mustRoot(t, open(t, st)); !r.IsEmpty() {
+		t.Fatalf("a refused commit moved the root to %s", r)
+	}
+
+	// The store stays usable: a root that does not reach the hole commits.
+	whole := LinkTo("whole", leaf.Hash())
+	mustPut(t, a, whole)
+	mustCommit(t, a, whole.Hash(), chunks.Hash{})
+
+	// A hole two levels down is found too, through a chunk put later.
+	deep := LinkTo("deep", missing.Hash())
+	top := LinkTo("top", deep.Hash(), whole.Hash())
+	mustPut(t, a, deep, top)
+	if err := a.Commit(Ctx(t), top.Hash(), whole.Hash()); !errors.Is(err, chunks.ErrNotFound) {
+		t.Fatalf("Commit of a root two links above a hole: err = %v, want ErrNotFound", err)
+	}
+	if r := mustRoot(t, a); r != whole.Hash() {
+		t.Fatalf("after a refused commit root = %s, want %s", r, whole.Hash())
+	}
+
+	// So is a link to something that is not a chunk at all, which no store
+	// here holds.
+	foreign := cid.NewCidV1(cid.Raw, missing.Hash().CID().Hash())
+	odd := LinkChunk("odd", foreign)
+	mustPut(t, a, odd)
+	if err := a.Commit(Ctx(t), odd.Hash(), whole.Hash()); !errors.Is(err, chunks.ErrNotFound) {
+		t.Fatalf("Commit of a root linking to a raw CID nobody holds: err = %v, want ErrNotFound", err)
+	}
+
+	// Putting the missing chunk, by another store on the same storage,
+	// makes both roots good.
+	b := open(t, st)
+	mustPut(t, b, missing)
+	mustCommit(t, b, mustRoot(t, b), mustRoot(t, b))
+	mustCommit(t, a, holey.Hash(), whole.Hash())
+	mustCommit(t, a, top.Hash(), holey.Hash())
+	c := open(t, st)
+	for _, ch := range []chunks.Chunk{leaf, missing, holey, whole, deep, top} {
+		assertGet(t, c, ch)
+	}
+}
+
+// Links may point at chunks put later, as long as they are all put before
+// the commit: the order of Puts is the caller's.
+func (s *suite) TestCommitAcceptsTopDownPuts(t *testing.T) {
+	st := s.h.NewStorage(t)
+	a := open(t, st)
+	leaf := Chunk(t, 50)
+	mid := LinkTo("mid", leaf.Hash())
+	top := LinkTo("top", mid.Hash())
+	mustPut(t, a, top, mid, leaf)
+	mustCommit(t, a, top.Hash(), chunks.Hash{})
+	assertGet(t, open(t, st), leaf)
 }
 
 func (s *suite) TestGetManyDuplicatesAndMisses(t *testing.T) {

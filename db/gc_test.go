@@ -93,6 +93,9 @@ func TestGCLoopBesideCommitsLosesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer fresh.Close()
+			if check, err := fresh.CheckKept(ctx); err != nil || len(check.Missing) != 0 {
+				t.Fatalf("chunks the store kept are gone: %d of %d missing (%v)", len(check.Missing), check.Named, err)
+			}
 			for i, r := range roots {
 				head, err := New(atRoot{fresh, r}).Head(ctx, "todo")
 				if err != nil || head.Hash != heads[i] {

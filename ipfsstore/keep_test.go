@@ -14,6 +14,7 @@ import (
 	ft "github.com/ipfs/boxo/ipld/unixfs"
 	"github.com/ipfs/boxo/mfs"
 	"github.com/ipfs/boxo/path"
+	blocks "github.com/ipfs/go-block-format"
 	"github.com/ipfs/go-cid"
 	ipld "github.com/ipfs/go-ipld-format"
 	"github.com/ipfs/kubo/core/coreiface/options"
@@ -163,6 +164,9 @@ func TestGCKeepsEverythingTheStoreWrote(t *testing.T) {
 			info, err := fresh.Keep(ctxT(t))
 			if err != nil || !info.Root.Equals(rootFileOf(t, dir).Keep) || info.Chunks != uint64(len(all)) {
 				t.Fatalf("Keep() = %+v, %v; want the recorded keep root naming %d chunks", info, err, len(all))
+			}
+			if check, err := fresh.CheckKept(ctxT(t)); err != nil || check.Named != len(all) || len(check.Missing) != 0 {
+				t.Fatalf("CheckKept = %+v, %v; want %d chunks named, none missing", check, err, len(all))
 			}
 		})
 	}
@@ -330,6 +334,10 @@ func TestGCRunsWhenKeptChunksAreMissing(t *testing.T) {
 	if env.holds(t, HashToCID(gone.Hash())) {
 		t.Fatalf("the removed block is back")
 	}
+	check, err := s.CheckKept(ctxT(t))
+	if err != nil || check.Named != 4 || len(check.Missing) != 1 || check.Missing[0] != gone.Hash() {
+		t.Fatalf("CheckKept = %+v, %v; want 4 named and the removed %s missing", check, err, gone.Hash())
+	}
 }
 
 // A peer that commits on top of another peer's data holds only the chunks
@@ -437,4 +445,82 @@ func TestOpenConvertsStoresOfEarlierVersions(t *testing.T) {
 			})
 		}
 	}
+}
+
+// Each write replaces the keep root; the replaced ones are unpinned in
+// batches, so a database's pins stay few however long it runs, and a GC
+// reclaims the replaced roots' blocks.
+func TestReplacedKeepRootsAreUnpinnedInBatches(t *testing.T) {
+	env := keepEnvs(t)[0]
+	dir := t.TempDir()
+	s := openStore(t, env.node, dir)
+	var last chunks.Hash
+	for i := range 3 * retireBatch {
+		c := linkedChunk(t, fmt.Sprint("c", i))
+		mustPut(t, s, c)
+		mustCommit(t, s, c.Hash(), last)
+		last = c.Hash()
+		if n := len(keepPins(t, env.node, dir)); n > retireBatch+1 {
+			t.Fatalf("after %d commits the database has %d keep pins, want at most %d", i+1, n, retireBatch+1)
+		}
+	}
+	assertKept(t, env.node, dir)
+	if removed := gctest.Once(t, env.node); removed < retireBatch {
+		t.Fatalf("GC removed %d blocks; want at least the %d unpinned keep roots", removed, retireBatch)
+	}
+	check, err := s.CheckKept(ctxT(t))
+	if err != nil || check.Named != 3*retireBatch || len(check.Missing) != 0 {
+		t.Fatalf("CheckKept = %+v, %v", check, err)
+	}
+}
+
+// A keep of more than one leaf (and, past keepFanout leaves, one level up)
+// decodes to the names that went in, and the GC keeps every one.
+func TestKeepTreeFreezesLeavesAndLevels(t *testing.T) {
+	r := &keepRoot{db: "test"}
+	var all []chunks.Hash
+	var frozen int
+	for i := 0; i < keepLeafSize*keepFanout+keepLeafSize+7; i += 5000 {
+		n := min(5000, keepLeafSize*keepFanout+keepLeafSize+7-i)
+		hs := make([]chunks.Hash, n)
+		for j := range hs {
+			hs[j] = chunks.Of([]byte(fmt.Sprint(i + j)))
+		}
+		all = append(all, hs...)
+		var nodes []blocks.Block
+		r, nodes = r.add(hs)
+		frozen += len(nodes)
+	}
+	if len(r.levels) != 2 || len(r.levels[1]) != 1 || len(r.levels[0]) != 1 || len(r.tail) != 7 {
+		t.Fatalf("keep of %d names: %d levels (%d level-1 nodes, %d leaves), tail %d", len(all), len(r.levels), len(r.levels[1]), len(r.levels[0]), len(r.tail))
+	}
+	if want := keepFanout + 1 + 1; frozen != want {
+		t.Fatalf("%d nodes frozen, want %d leaves and 1 level node", frozen, want)
+	}
+	nd, err := decodeKeepNode(r.block().RawData())
+	if err != nil || nd.kind != kindRoot || nd.root.count != uint64(len(all)) || !slices.Equal(nd.root.tail, r.tail) {
+		t.Fatalf("decoded root: %+v, %v", nd, err)
+	}
+}
+
+// Keep nodes are read back from the node, and in a sweep from whatever
+// else is pinned in the chunk CID form: any bytes decode to a node or an
+// error, never a panic, and a root re-encodes to the same bytes.
+func FuzzDecodeKeepNode(f *testing.F) {
+	r, _ := (&keepRoot{db: "fuzz"}).add([]chunks.Hash{chunks.Of([]byte("a")), chunks.Of([]byte("b"))})
+	f.Add(r.block().RawData())
+	f.Add(encodeKeepList("fuzz", kindLeaf, "chunks", rawLinks([]chunks.Hash{chunks.Of(nil)})))
+	f.Add(encodeKeepList("fuzz", kindLevel, "nodes", []cid.Cid{r.block().Cid()}))
+	f.Add([]byte{0xa0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		nd, err := decodeKeepNode(data)
+		if err != nil {
+			return
+		}
+		if nd.kind == kindRoot {
+			if again := nd.root.block().RawData(); !bytes.Equal(again, data) {
+				t.Fatalf("root re-encodes differently:\n%x\n%x", data, again)
+			}
+		}
+	})
 }

@@ -749,6 +749,92 @@ func (s *Store) Commit(ctx context.Context, current, last chunks.Hash) error {
 	}
 }
 
+// KeepCheck is what CheckKept found.
+type KeepCheck struct {
+	Named   int           // distinct chunks the keep names
+	Missing []chunks.Hash // of those, the ones the node lacks
+}
+
+// CheckKept reads the whole keep and asks the node, without the network,
+// for every chunk it names: after any garbage collection none may be
+// missing (unless removed by hand with ipfs block rm). Cost: one presence
+// check per chunk the database ever wrote.
+func (s *Store) CheckKept(ctx context.Context) (KeepCheck, error) {
+	if err := s.check(ctx); err != nil {
+		return KeepCheck{}, err
+	}
+	st, err := s.rf.read()
+	if err != nil || !st.Keep.Defined() {
+		return KeepCheck{}, err
+	}
+	named := chunks.HashSet{}
+	var walk func(c cid.Cid) error
+	walk = func(c cid.Cid) error {
+		d, err := s.be.getLocal(ctx, c)
+		if err != nil {
+			return fmt.Errorf("cannot read keep node %s: %w", c, err)
+		}
+		nd, err := decodeKeepNode(d)
+		if err != nil {
+			return fmt.Errorf("cannot read keep node %s: %w", c, err)
+		}
+		switch nd.kind {
+		case kindRoot:
+			for _, h := range nd.root.tail {
+				named.Insert(h)
+			}
+			for _, level := range nd.root.levels {
+				for _, l := range level {
+					if err := walk(l); err != nil {
+						return err
+					}
+				}
+			}
+		case kindLeaf:
+			for _, l := range nd.links {
+				h, err := hashOfRaw(l)
+				if err != nil {
+					return err
+				}
+				named.Insert(h)
+			}
+		case kindLevel:
+			for _, l := range nd.links {
+				if err := walk(l); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(st.Keep); err != nil {
+		return KeepCheck{}, err
+	}
+	all := make([]chunks.Hash, 0, len(named))
+	for h := range named {
+		all = append(all, h)
+	}
+	var mu sync.Mutex
+	out := KeepCheck{Named: len(all)}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(hasConcurrency)
+	for _, h := range all {
+		g.Go(func() error {
+			ok, err := s.be.has(gctx, HashToCID(h))
+			if err != nil {
+				return fmt.Errorf("cannot check chunk %s: %w", h, err)
+			}
+			if !ok {
+				mu.Lock()
+				out.Missing = append(out.Missing, h)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
 // KeepInfo says how a store's chunks are kept from Kubo's garbage collector.
 type KeepInfo struct {
 	// Root is the pinned keep root (keep.go); undefined before the first write.

@@ -31,13 +31,17 @@ func newStatusCommand(g *globalOptions) *cobra.Command {
 }
 
 type statusResult struct {
-	Node     string       `json:"node"`
-	Embedded bool         `json:"embedded"`
-	PeerID   string       `json:"peer_id"`
-	Database string       `json:"database"`
-	Root     string       `json:"root"`
-	RootCID  string       `json:"root_cid,omitempty"`
-	Stats    chunks.Stats `json:"stats"`
+	Node     string `json:"node"`
+	Embedded bool   `json:"embedded"`
+	PeerID   string `json:"peer_id"`
+	Database string `json:"database"`
+	Root     string `json:"root"`
+	RootCID  string `json:"root_cid,omitempty"`
+	// Keep is the pinned keep root that holds every chunk the database
+	// wrote from Kubo's garbage collector, and how many it names.
+	Keep       string       `json:"keep,omitempty"`
+	KeptChunks uint64       `json:"kept_chunks,omitempty"`
+	Stats      chunks.Stats `json:"stats"`
 	// Datasets are the database's datasets and their heads.
 	Datasets []datasetHead `json:"datasets,omitempty"`
 	// DatasetsError says why the root has no datasets to list.
@@ -81,6 +85,13 @@ func runStatus(ctx context.Context, g *globalOptions) error {
 	if !root.IsEmpty() {
 		res.RootCID = ipfsstore.HashToCID(root).String()
 	}
+	keep, err := s.store.Keep(ctx)
+	if err != nil {
+		return err
+	}
+	if keep.Root.Defined() {
+		res.Keep, res.KeptChunks = keep.Root.String(), keep.Chunks
+	}
 	// A root set by `put --set-root` need not be a database root: then
 	// there are no datasets to show, which is no reason to fail.
 	if sets, err := db.New(s.store).Datasets(ctx); err == nil {
@@ -117,6 +128,9 @@ func runStatus(ctx context.Context, g *globalOptions) error {
 		fmt.Fprintf(g.out, "root:      (empty)\n")
 	} else {
 		fmt.Fprintf(g.out, "root:      %s  %s\n", res.Root, res.RootCID)
+	}
+	if res.Keep != "" {
+		fmt.Fprintf(g.out, "kept:      %d chunks, pinned under %s\n", res.KeptChunks, res.Keep)
 	}
 	for _, ds := range res.Datasets {
 		fmt.Fprintf(g.out, "dataset:   %s  %s\n", ds.Name, ds.Head)

@@ -524,3 +524,32 @@ func FuzzDecodeKeepNode(f *testing.F) {
 		}
 	})
 }
+
+// A write of another process that dies is undone by the next write of a
+// store that stayed open on the same directory, not only by an Open.
+func TestOpenStoreUndoesAnotherProcessDeadWrite(t *testing.T) {
+	env := keepEnvs(t)[0]
+	dir := t.TempDir()
+	dead, live := openStore(t, env.node, dir), openStore(t, env.node, dir)
+	base := chunkstest.Chunk(t, 100)
+	mustPut(t, dead, base)
+	mustCommit(t, dead, base.Hash(), chunks.Hash{})
+	doomed := linkedChunk(t, "doomed", base.Hash())
+	mustPut(t, dead, doomed)
+	dead.crashAt = func(at string) bool { return at == "written" }
+	if err := dead.Commit(ctxT(t), doomed.Hash(), base.Hash()); !errors.Is(err, errCrashed) {
+		t.Fatalf("Commit: %v", err)
+	}
+	if n := len(keepPins(t, env.node, dir)); n != 2 {
+		t.Fatalf("the dead write left %d keep pins, want 2", n)
+	}
+	if err := live.Rebase(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	next := linkedChunk(t, "next", base.Hash())
+	mustPut(t, live, next)
+	mustCommit(t, live, next.Hash(), base.Hash())
+	assertKept(t, env.node, dir)
+	gctest.Once(t, env.node)
+	env.assertHeld(t, "after the live store's commit and a GC", next, base)
+}

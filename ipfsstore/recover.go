@@ -24,25 +24,8 @@ func (s *Store) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in, found, err := s.rf.readIntent()
-	switch {
-	case errors.Is(err, errBadIntent):
-		s.log.Warn("keep intent unreadable; sweeping the node's pins for this database's stray keep nodes", "err", err)
-		if err := s.sweepKeepPins(ctx, st.Keep); err != nil {
-			return err
-		}
-	case err != nil:
+	if err := s.undoDeadWrite(ctx, st); err != nil {
 		return err
-	case found:
-		if err := s.dropPinsBut(ctx, in.Pins); err != nil {
-			return err
-		}
-		s.log.Info("removed the pins of an unfinished write", "pins", len(in.Pins))
-	}
-	if found {
-		if err := s.rf.clearIntent(); err != nil {
-			return err
-		}
 	}
 	if !st.Root.IsEmpty() {
 		if ok, err := s.be.has(ctx, HashToCID(st.Root)); err != nil {
@@ -64,6 +47,30 @@ func (s *Store) recover(ctx context.Context) error {
 	}
 	s.log.Warn("the keep root's pin is gone (removed by hand?); rebuilding it from the chunks under the root", "keep", st.Keep)
 	return s.rebuildKeep(ctx, st)
+}
+
+// undoDeadWrite removes the pins that a write which died half way listed in
+// its intent, but the keep root st names, then the intent. Callers hold the
+// directory lock, so the intent is not a live write's.
+func (s *Store) undoDeadWrite(ctx context.Context, st rootState) error {
+	in, found, err := s.rf.readIntent()
+	switch {
+	case errors.Is(err, errBadIntent):
+		s.log.Warn("keep intent unreadable; sweeping the node's pins for this database's stray keep nodes", "err", err)
+		if err := s.sweepKeepPins(ctx, st.Keep); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case !found:
+		return nil
+	default:
+		if err := s.dropPinsBut(ctx, in.Pins); err != nil {
+			return err
+		}
+		s.log.Info("removed the pins of an unfinished write", "pins", len(in.Pins))
+	}
+	return s.rf.clearIntent()
 }
 
 // legacyImportLock is the block that earlier versions named as the root of

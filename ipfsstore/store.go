@@ -498,6 +498,11 @@ func (s *Store) persist(ctx context.Context, st rootState, blks []blocks.Block) 
 	for i, b := range blks {
 		hs[i], _ = CIDToHash(b.Cid())
 	}
+	// A write of another process that died here left its intent (a live
+	// one would hold the lock): undo it before this one writes its own.
+	if err := s.undoDeadWrite(ctx, st); err != nil {
+		return err
+	}
 	next, frozen := kr.add(hs)
 	nb := next.block()
 	pins := append(frozen, nb)
@@ -763,10 +768,10 @@ func (s *Store) CheckKept(ctx context.Context) (KeepCheck, error) {
 	if err := s.check(ctx); err != nil {
 		return KeepCheck{}, err
 	}
-	st, err := s.rf.read()
-	if err != nil || !st.Keep.Defined() {
-		return KeepCheck{}, err
-	}
+	// The names are read under the lock, so no write retires (and a GC
+	// removes) a keep node half way through the walk.
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
 	named := chunks.HashSet{}
 	var walk func(c cid.Cid) error
 	walk = func(c cid.Cid) error {
@@ -807,7 +812,13 @@ func (s *Store) CheckKept(ctx context.Context) (KeepCheck, error) {
 		}
 		return nil
 	}
-	if err := walk(st.Keep); err != nil {
+	if err := s.rf.locked(func() error {
+		st, err := s.rf.read()
+		if err != nil || !st.Keep.Defined() {
+			return err
+		}
+		return walk(st.Keep)
+	}); err != nil {
 		return KeepCheck{}, err
 	}
 	all := make([]chunks.Hash, 0, len(named))

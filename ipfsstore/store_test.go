@@ -338,7 +338,7 @@ const commitBound = 5 * time.Second
 // A root whose new chunks link to a chunk the node lacks is not committed:
 // Commit refuses it promptly with ErrNotFound (it does not wait on the
 // network for the missing block until the caller's context ends) and
-// leaves the persisted root and its MFS entry alone.
+// leaves the persisted root and its keep alone.
 func TestCommitOfRootWithMissingLinkFailsPromptlyWithErrNotFound(t *testing.T) {
 	d := kubotest.Start(t)
 	rpcNode := connect(t, d)

@@ -31,10 +31,11 @@
 //
 // Shared (the decentralized chunk store): nothing is pulled ahead; chunks of
 // the announced root are read from the network on demand through the chunk
-// store (ipfsstore.Store.Get asks bitswap). ipfsstore keeps the local root
-// from Kubo's garbage collector with a best-effort MFS entry, so adopting a
-// head (fast-forward or merge) fetches only what the merge reads; the node
-// keeps what it has read and fetches the rest when something reads it.
+// store (ipfsstore.Store.Get asks bitswap). ipfsstore keeps what this peer
+// wrote from Kubo's garbage collector (its keep) and nothing else, so
+// adopting a head (fast-forward or merge) fetches only what the merge reads;
+// what the node has read of other writers is a cache that a garbage
+// collection may drop and a later read fetches again.
 //
 // Replicate (the classic peer-to-peer replica): before adopting a head the
 // syncer pins the writer's whole announced root recursively into the local

@@ -1,8 +1,11 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 	"time"
@@ -139,3 +142,68 @@ func TestGCLoopBesideCommitsLosesNothing(t *testing.T) {
 }
 
 func key(i int) value.String { return value.String(fmt.Sprintf("k%04d", i)) }
+
+// A large blob auto-flushes most of its chunks long before the commit that
+// links them; garbage collections between the flushes and the commit, and
+// after it, remove none of them: the blob reads back byte for byte.
+func TestGCBetweenAutoFlushAndCommitOfABlob(t *testing.T) {
+	const size = 24 << 20
+	for _, backend := range []string{"rpc", "embedded"} {
+		t.Run(backend, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			repo := filepath.Join(kubotest.TempDir(t), "kubo")
+			var n *ipfsnode.Node
+			var err error
+			if backend == "rpc" {
+				n, err = ipfsnode.Connect(ctx, kubotest.Start(t, kubotest.WithRepo(repo)).APIAddr)
+			} else {
+				n, err = ipfsnode.StartEmbedded(ctx, ipfsnode.EmbeddedConfig{Repo: repo})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = n.Close() })
+			dir := t.TempDir()
+			st, err := ipfsstore.Open(ctx, n, ipfsstore.Options{Dir: dir, FetchTimeout: -1, FlushChunks: 1024})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			data := make([]byte, size)
+			_, _ = rand.NewChaCha8([32]byte{1}).Read(data)
+			blob, err := value.NewBlob(ctx, st, bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := st.Stats(); s.Written < 2*1024 || s.Pending == 0 {
+				t.Fatalf("the blob did not auto-flush several batches and leave some pending: %+v", s)
+			}
+			removed := gctest.Once(t, n)
+			if _, err := New(st).Commit(ctx, "files", blob, CommitOptions{}); err != nil {
+				t.Fatalf("commit after a GC removed %d blocks: %v", removed, err)
+			}
+			gctest.Once(t, n)
+			// Read through a fresh store: the writer's cache would hide a loss.
+			fresh, err := ipfsstore.Open(ctx, n, ipfsstore.Options{Dir: dir, FetchTimeout: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fresh.Close()
+			root, err := fresh.Root(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := gctest.Refs(ctx, n, root.CID()); err != nil {
+				t.Fatalf("Kubo cannot walk the DAG under the root from its own blocks: %v", err)
+			}
+			got, err := io.ReadAll(blob.Reader(ctx, fresh))
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("the blob reads back %d of %d bytes, equal %v: %v", len(got), len(data), bytes.Equal(got, data), err)
+			}
+			if check, err := fresh.CheckKept(ctx); err != nil || len(check.Missing) != 0 || check.Named < 4*1024 {
+				t.Fatalf("CheckKept = %d named, %d missing, %v", check.Named, len(check.Missing), err)
+			}
+		})
+	}
+}

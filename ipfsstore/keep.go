@@ -22,7 +22,9 @@ import (
 //
 //  1. pin a keep root that names the chunks about to be written;
 //  2. write the chunks (no lock needed: they are marked already);
-//  3. record the new keep root in the root file, then drop the old one's pin.
+//  3. record the new keep root in the root file. The root it replaces names
+//     a subset of it; its pin is dropped later, with those of other
+//     replaced roots (Store.persist).
 //
 // A GC that starts before step 1 holds the GC lock, so step 1 waits for it
 // and the chunks do not exist yet; a GC that starts after sees the pin.

@@ -110,18 +110,26 @@ func (b *rpcBackend) unpin(ctx context.Context, cs []cid.Cid) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	args := make([]string, len(cs))
-	for i, c := range cs {
-		args[i] = c.String()
-	}
-	// pin/rm stops at the first CID that is not pinned; then one at a time.
-	err := b.rmPins(ctx, args...)
-	if err == nil || !strings.Contains(err.Error(), notPinned) {
-		return err
-	}
-	for _, a := range args {
-		if err := b.rmPins(ctx, a); err != nil && !strings.Contains(err.Error(), notPinned) {
+	// The CIDs travel in the URL: a few hundred per request.
+	for len(cs) > 0 {
+		n := min(len(cs), 256)
+		args := make([]string, n)
+		for i, c := range cs[:n] {
+			args[i] = c.String()
+		}
+		cs = cs[n:]
+		// pin/rm stops at the first CID that is not pinned; then one at a time.
+		err := b.rmPins(ctx, args...)
+		if err == nil {
+			continue
+		}
+		if !strings.Contains(err.Error(), notPinned) {
 			return err
+		}
+		for _, a := range args {
+			if err := b.rmPins(ctx, a); err != nil && !strings.Contains(err.Error(), notPinned) {
+				return err
+			}
 		}
 	}
 	return nil

@@ -129,6 +129,22 @@ func initRepo(cfg EmbeddedConfig) error {
 	return nil
 }
 
+// InitRepo creates a Kubo repo at dir with the given config, as `ipfs init`
+// does; an initialised repo is left alone. The caller owns every setting:
+// cluster set-up writes repos that daemons elsewhere will run.
+func InitRepo(dir string, c *config.Config) error {
+	if err := loadPlugins(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot create Kubo repo directory: %w", err)
+	}
+	if err := fsrepo.Init(dir, c); err != nil {
+		return fmt.Errorf("cannot initialise Kubo repo %s: %w", dir, err)
+	}
+	return nil
+}
+
 // enforceClosedNetwork makes sure an existing repo cannot reach outside
 // loopback or send telemetry, whatever its config says.
 func enforceClosedNetwork(r interface {

@@ -115,7 +115,7 @@ starts an embedded Kubo node in <home>/kubo when no daemon is found or
 	opts.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(newPutCommand(opts), newGetCommand(opts), newStatusCommand(opts), newVersionCommand(opts))
 	cmd.AddCommand(newMergeCommand(opts))
-	cmd.AddCommand(newSyncCommand(opts))
+	cmd.AddCommand(newSyncCommand(opts), newClusterCommand(opts))
 	cmd.AddCommand(newCommitCommand(opts), newSetCommand(opts), newDeleteCommand(opts), newShowCommand(opts), newLogCommand(opts))
 	return cmd
 }

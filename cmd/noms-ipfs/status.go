@@ -20,14 +20,51 @@ import (
 )
 
 func newStatusCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var check bool
+	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the Kubo node, the database, its root and datasets, this writer's key and the state of sync",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if check {
+				return runSyncCheck(cmd.Context(), g)
+			}
 			return runStatus(cmd.Context(), g)
 		},
 	}
+	cmd.Flags().BoolVar(&check, "check", false, "only check that a sync of this database runs on this node: exit 0 if it reported in the last few seconds, 1 if not (a health check; opens no store)")
+	return cmd
+}
+
+// runSyncCheck is the health check of a running sync: its Kubo answers and
+// it rewrote its status file lately.
+func runSyncCheck(ctx context.Context, g *globalOptions) error {
+	n, err := g.openNode(ctx)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	id, err := n.PeerID(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := readSyncStatus(filepath.Join(g.Home, "db", g.DB, id.String()))
+	if err != nil {
+		return err
+	}
+	if st == nil {
+		return fmt.Errorf("no sync of database %q ever ran on node %s", g.DB, id)
+	}
+	if !syncRunning(st) {
+		return fmt.Errorf("sync of database %q on node %s is not running (last report %v ago)", g.DB, id, time.Since(st.UpdatedAt).Round(time.Second))
+	}
+	fmt.Fprintf(g.out, "sync of database %q running (pid %d, reported %v ago)\n", g.DB, st.PID, time.Since(st.UpdatedAt).Round(time.Millisecond))
+	return nil
+}
+
+// syncRunning: the sync said it runs and reported within three periods.
+func syncRunning(st *syncStatus) bool {
+	return st.Running && time.Since(st.UpdatedAt) < 3*syncStatusEvery+time.Second
 }
 
 type statusResult struct {
@@ -155,7 +192,7 @@ func printSyncStatus(w io.Writer, st *syncStatus) {
 	}
 	age := time.Since(st.UpdatedAt).Round(time.Second)
 	state := fmt.Sprintf("stopped (last update %v ago)", age)
-	if st.Running && age < 3*syncStatusEvery+time.Second {
+	if syncRunning(st) {
 		state = fmt.Sprintf("running (pid %d, updated %v ago)", st.PID, age)
 	} else if st.Running {
 		state = fmt.Sprintf("not running (pid %d stopped reporting %v ago)", st.PID, age)

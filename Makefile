@@ -12,7 +12,7 @@ TESTFLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME  ?= 200000x
 BENCHTIME ?= 3x
 
-.PHONY: all build kubo test lint fuzz bench clean
+.PHONY: all build kubo images cluster-up cluster-down test lint fuzz bench clean
 
 all: build
 
@@ -22,6 +22,17 @@ build:
 # Kubo v0.42.0 (pinned by go.mod's tool directive) into .bin/ipfs; instant when built.
 kubo:
 	./scripts/install-kubo.sh
+
+# The FROM scratch images of docker-compose.yml and the docker tests.
+images: kubo
+	./scripts/docker-images.sh
+
+# docker-compose.yml's cluster on the images built here (docs/cluster.md).
+cluster-up: images
+	./scripts/cluster-up.sh
+
+cluster-down:
+	docker-compose --profile late --profile outsider down -v --remove-orphans
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \

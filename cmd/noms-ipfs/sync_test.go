@@ -241,6 +241,9 @@ func TestSyncTwoDaemons(t *testing.T) {
 	kb := strings.TrimSpace(b.IPFS(t, "key", "gen", "--type=ed25519", "--ipns-base=b58mh", "noms-ipfs-"+dbName))
 
 	h1 := commitVia(t, homeA, a.APIAddr, dbName, "todo", "milk", 1)
+	if code, out, errs := cli(t, "", "--home", homeA, "--api", a.APIAddr, "--db", dbName, "status", "--check"); code != exitError || !strings.Contains(errs, "no sync of database") {
+		t.Errorf("status --check before any sync: exit %d, %q %q", code, out, errs)
+	}
 	syncA := runBackground(t, "--home", homeA, "--api", a.APIAddr, "--db", dbName, "sync", "--allow", kb, "--announce", "1s")
 	syncB := runBackground(t, "--home", homeB, "--api", b.APIAddr, "--db", dbName, "sync", "--allow", ka, "--announce", "1s",
 		"--mode", "replicate", "--json")
@@ -304,6 +307,11 @@ func TestSyncTwoDaemons(t *testing.T) {
 		}
 	}
 
+	// The health check passes while sync runs, and fails once it stopped.
+	if code, out, errs := cli(t, "", "--home", homeA, "--api", a.APIAddr, "--db", dbName, "status", "--check"); code != exitOK || !strings.Contains(out, "running") {
+		t.Errorf("status --check while sync runs: exit %d, %q %q", code, out, errs)
+	}
+
 	// SIGINT: both stop cleanly and say so.
 	if code := syncA.stop(t); code != exitOK {
 		t.Errorf("A exited %d: %s", code, syncA.errs.String())
@@ -316,6 +324,9 @@ func TestSyncTwoDaemons(t *testing.T) {
 	}
 	if st := statusOf(t, homeA, a.APIAddr, dbName); st.Sync == nil || st.Sync.Running {
 		t.Errorf("A's status after stop: %+v", st.Sync)
+	}
+	if code, out, errs := cli(t, "", "--home", homeA, "--api", a.APIAddr, "--db", dbName, "status", "--check"); code != exitError || !strings.Contains(errs, "not running") {
+		t.Errorf("status --check after sync stopped: exit %d, %q %q", code, out, errs)
 	}
 }
 

@@ -64,6 +64,7 @@ bench: kubo
 	$(GO) test -run '^$$' -bench 'Map1M' -benchtime 1x -timeout 30m ./db/
 	$(GO) test -run '^$$' -bench 'HeadPropagation' -benchtime 200x -timeout 30m ./syncer/
 	$(GO) test -run '^$$' -bench 'Converge3x100|LateJoiner' -benchtime 1x -timeout 30m ./syncer/
+	$(GO) test -run '^$$' -bench 'Cluster' -benchtime 1x -timeout 30m ./docker/
 
 clean:
 	rm -f noms-ipfs

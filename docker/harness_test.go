@@ -96,7 +96,7 @@ func checkDocker() error {
 
 // composeCluster is one compose project of docker-compose.yml.
 type composeCluster struct {
-	t       *testing.T
+	tb      testing.TB
 	project string
 	env     []string
 
@@ -110,12 +110,12 @@ type composeCluster struct {
 // and replica r) under a project of its own and waits until every sync is
 // healthy. Cleanup removes everything it made, and prints the containers'
 // logs first if the test failed.
-func startCluster(t *testing.T) *composeCluster {
-	t.Helper()
+func startCluster(tb testing.TB) *composeCluster {
+	tb.Helper()
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	c := &composeCluster{
-		t:       t,
+		tb:      tb,
 		project: "nomsipfstest" + hex.EncodeToString(b[:]),
 		ids:     map[string]string{},
 	}
@@ -125,7 +125,7 @@ func startCluster(t *testing.T) *composeCluster {
 		"NOMS_IPFS_DB="+database,
 		"NOMS_IPFS_ANNOUNCE="+announce.String(),
 	)
-	t.Cleanup(c.down)
+	tb.Cleanup(c.down)
 	c.compose("up", "-d")
 	c.waitHealthy(members...)
 	return c
@@ -133,10 +133,10 @@ func startCluster(t *testing.T) *composeCluster {
 
 // compose runs docker-compose on the project and fails the test on error.
 func (c *composeCluster) compose(args ...string) string {
-	c.t.Helper()
+	c.tb.Helper()
 	out, err := c.composeErr(args...)
 	if err != nil {
-		c.t.Fatalf("docker-compose %s: %v", strings.Join(args, " "), err)
+		c.tb.Fatalf("docker-compose %s: %v", strings.Join(args, " "), err)
 	}
 	return out
 }
@@ -166,21 +166,21 @@ func docker(ctx context.Context, args ...string) (string, error) {
 
 // mustDocker runs the docker CLI and fails the test on error.
 func (c *composeCluster) mustDocker(args ...string) string {
-	c.t.Helper()
+	c.tb.Helper()
 	out, err := docker(context.Background(), args...)
 	if err != nil {
-		c.t.Fatal(err)
+		c.tb.Fatal(err)
 	}
 	return out
 }
 
 // down removes the project's containers, networks and volumes.
 func (c *composeCluster) down() {
-	if c.t.Failed() {
+	if c.tb.Failed() {
 		c.dumpLogs()
 	}
 	if out, err := c.composeErr("--profile", "late", "--profile", "outsider", "down", "-v", "--remove-orphans", "-t", "5"); err != nil {
-		c.t.Errorf("docker-compose down: %v\n%s", err, out)
+		c.tb.Errorf("docker-compose down: %v\n%s", err, out)
 	}
 	for _, n := range c.networks {
 		_, _ = docker(context.Background(), "network", "rm", n)
@@ -189,22 +189,22 @@ func (c *composeCluster) down() {
 	left, _ := docker(context.Background(), "ps", "-aq", "--filter", "label=com.docker.compose.project="+c.project)
 	vols, _ := docker(context.Background(), "volume", "ls", "-q", "--filter", "label=com.docker.compose.project="+c.project)
 	if strings.TrimSpace(left+vols) != "" {
-		c.t.Errorf("project %s left containers %q and volumes %q", c.project, left, vols)
+		c.tb.Errorf("project %s left containers %q and volumes %q", c.project, left, vols)
 	}
 }
 
 func (c *composeCluster) dumpLogs() {
 	out, err := c.composeErr("--profile", "late", "--profile", "outsider", "logs", "--no-color", "--tail", "60")
 	if err != nil {
-		c.t.Logf("cannot read logs: %v", err)
+		c.tb.Logf("cannot read logs: %v", err)
 	}
-	c.t.Logf("container logs (last 60 lines each):\n%s", out)
+	c.tb.Logf("container logs (last 60 lines each):\n%s", out)
 }
 
 // id returns the container ID of a service (compose names it
 // <project>_<service>_1).
 func (c *composeCluster) id(service string) string {
-	c.t.Helper()
+	c.tb.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if id, ok := c.ids[service]; ok {
@@ -212,7 +212,7 @@ func (c *composeCluster) id(service string) string {
 	}
 	id := strings.TrimSpace(c.compose("--profile", "late", "--profile", "outsider", "ps", "-q", service))
 	if id == "" {
-		c.t.Fatalf("service %s has no container", service)
+		c.tb.Fatalf("service %s has no container", service)
 	}
 	c.ids[service] = id
 	return id
@@ -239,8 +239,8 @@ func (c *composeCluster) health(service string) string {
 // waitHealthy waits until the Kubo and sync of every named peer are
 // healthy.
 func (c *composeCluster) waitHealthy(peers ...string) {
-	c.t.Helper()
-	testwait.Until(c.t, converge, "healthy peers "+strings.Join(peers, ","), func() (bool, string) {
+	c.tb.Helper()
+	testwait.Until(c.tb, converge, "healthy peers "+strings.Join(peers, ","), func() (bool, string) {
 		var bad []string
 		for _, p := range peers {
 			for _, s := range []string{"kubo-" + p, "sync-" + p} {
@@ -339,9 +339,10 @@ func (c *composeCluster) status(ctx context.Context, p string) (peerStatus, erro
 // (the peer is down) are counted and retried with the next key after a
 // short pause.
 type writeLoop struct {
-	peer string
-	stop chan struct{}
-	done chan struct{}
+	peer     string
+	stop     chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 
 	mu     sync.Mutex
 	acked  map[string]int
@@ -350,6 +351,9 @@ type writeLoop struct {
 
 func (c *composeCluster) startWrites(p string, pause time.Duration) *writeLoop {
 	w := &writeLoop{peer: p, stop: make(chan struct{}), done: make(chan struct{}), acked: map[string]int{}}
+	// A test that ends early leaves no writer behind (cleanups run last
+	// first: before the cluster goes).
+	c.tb.Cleanup(func() { w.Stop() })
 	go func() {
 		defer close(w.done)
 		for n := 0; ; n++ {
@@ -383,9 +387,10 @@ func (c *composeCluster) startWrites(p string, pause time.Duration) *writeLoop {
 	return w
 }
 
-// Stop ends the loop and returns the acknowledged writes.
+// Stop ends the loop and returns the acknowledged writes; it may be called
+// again.
 func (w *writeLoop) Stop() (acked map[string]int, failed int) {
-	close(w.stop)
+	w.stopOnce.Do(func() { close(w.stop) })
 	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -400,13 +405,13 @@ func (w *writeLoop) Acked() int {
 }
 
 // waitAcked waits until every loop has had n more writes acknowledged.
-func waitAcked(t *testing.T, n int, loops ...*writeLoop) {
-	t.Helper()
+func waitAcked(tb testing.TB, n int, loops ...*writeLoop) {
+	tb.Helper()
 	base := make([]int, len(loops))
 	for i, w := range loops {
 		base[i] = w.Acked()
 	}
-	testwait.Until(t, converge, fmt.Sprintf("%d more acknowledged writes on every writer", n), func() (bool, string) {
+	testwait.Until(tb, converge, fmt.Sprintf("%d more acknowledged writes on every writer", n), func() (bool, string) {
 		var state []string
 		ok := true
 		for i, w := range loops {
@@ -422,9 +427,9 @@ func waitAcked(t *testing.T, n int, loops ...*writeLoop) {
 // dataset and that head holds every write in want, then checks the value
 // key by key on every peer and returns the common head.
 func (c *composeCluster) waitConverged(want map[string]int, peers ...string) string {
-	c.t.Helper()
+	c.tb.Helper()
 	var head string
-	testwait.Until(c.t, converge, "one head on "+strings.Join(peers, ","), func() (bool, string) {
+	testwait.Until(c.tb, converge, "one head on "+strings.Join(peers, ","), func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		heads := map[string]string{}
@@ -456,10 +461,10 @@ func (c *composeCluster) waitConverged(want map[string]int, peers ...string) str
 	for _, p := range peers {
 		m, err := c.show(ctx, p)
 		if err != nil {
-			c.t.Fatalf("show on %s: %v", p, err)
+			c.tb.Fatalf("show on %s: %v", p, err)
 		}
 		if missing := missingWrites(m, want); len(missing) > 0 {
-			c.t.Fatalf("peer %s lacks %d acknowledged writes: %v", p, len(missing), missing)
+			c.tb.Fatalf("peer %s lacks %d acknowledged writes: %v", p, len(missing), missing)
 		}
 	}
 	return head
@@ -489,11 +494,11 @@ func union(ms ...map[string]int) map[string]int {
 
 // manifest reads the cluster's manifest from the setup's volume.
 func (c *composeCluster) manifest() *cluster.Manifest {
-	c.t.Helper()
+	c.tb.Helper()
 	out := c.mustDocker("run", "--rm", "--network", "none", "-v", c.project+"_cluster:/cluster:ro", nomsImage, "cluster", "show", "--dir", "/cluster", "--json")
 	var m cluster.Manifest
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
-		c.t.Fatalf("cluster manifest: %v: %q", err, out)
+		c.tb.Fatalf("cluster manifest: %v: %q", err, out)
 	}
 	return &m
 }

@@ -35,11 +35,18 @@ func TestAcceptTrustReplaySelf(t *testing.T) {
 	s.handle("relay", a.announcement(t, r(9), 5))        // same seq, other root
 	s.handle("relay", a.announcement(t, r(0), 4))        // older
 	s.handle("relay", a.announcement(t, r(2), 6))        // accepted
+	// Signed by the stranger, carrying our key: a forgery of our heads is
+	// an attack, not an echo.
+	forged, err := embedPublicKey(stranger.announcement(t, r(4), 9), me.pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.handle("relay", forged)
 
 	st := s.Stats()
-	want := map[string]int64{ReasonSelf: 1, ReasonUntrusted: 1, ReasonDuplicate: 1, ReasonReplay: 2}
-	if st.Received != 7 || st.Accepted != 2 || !equalCounts(st.Dropped, want) {
-		t.Fatalf("stats %+v, want received 7, accepted 2, dropped %v", st, want)
+	want := map[string]int64{ReasonSelf: 1, ReasonUntrusted: 1, ReasonDuplicate: 1, ReasonReplay: 2, ReasonBadSignature: 1}
+	if st.Received != 8 || st.Accepted != 2 || !equalCounts(st.Dropped, want) {
+		t.Fatalf("stats %+v, want received 8, accepted 2, dropped %v", st, want)
 	}
 	if k := s.Known(); len(k) != 1 || k[a.id].Root != r(2) || k[a.id].Seq != 6 {
 		t.Fatalf("known = %v, want only %s at seq 6", k, a.id)

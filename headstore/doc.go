@@ -31,10 +31,11 @@
 // Every announcement and every resolved record is checked in this order, and
 // dropped and counted (Stats.Dropped, logged at debug level) under the first
 // reason that applies: larger than MaxRecordSize ("oversized"); not an IPNS
-// record carrying an ed25519 key ("malformed"); an announcement under our
-// own key ("self": pubsub's echo of what we sent, not an error); signature not verifying against
-// the key ("bad-signature"); validity over ("expired"); value not
-// /ipfs/<CID of a noms-ipfs chunk> ("malformed"); writer neither allowed nor
+// record carrying an ed25519 key ("malformed"); signature not verifying
+// against the key ("bad-signature"); validity over ("expired"); value not
+// /ipfs/<CID of a noms-ipfs chunk> ("malformed"); an announcement under our
+// own key ("self": pubsub's echo of what we sent, not an error; a forgery of
+// our key fails its signature first); writer neither allowed nor
 // the database open ("untrusted"); sequence not above the last accepted from
 // the writer ("replay"), except a record with the same sequence and root,
 // which is a re-announcement ("duplicate", not an error). The daemon that
@@ -57,6 +58,14 @@
 // is needed to verify it. With Routing.Type "none" (IPNS over pubsub only)
 // the first lookup of a name can report ErrNotFound while Kubo subscribes to
 // it in the background; the writer's next announcement brings the head anyway.
+//
+// # Slow routing
+//
+// Kubo's put of a record to the DHT can take tens of seconds (after peers
+// vanish without closing their connections, until the DHT drops them).
+// Publish announces the head once Kubo has signed and stored the record and
+// leaves that put running in the background (publishRecord); a newer head's
+// put replaces it.
 //
 // # Loss
 //

@@ -31,15 +31,25 @@ const (
 	// reannounceTimeout bounds one re-announcement, so that a daemon that
 	// hangs cannot hold pubMu, and with it Publish, for ever.
 	reannounceTimeout = 30 * time.Second
+	// routingWait is how long a publish waits for Kubo to finish putting
+	// the record to the routing system before it announces the head anyway
+	// and leaves the put to finish in the background (publishRecord).
+	routingWait = 500 * time.Millisecond
+	// storedPoll is how often a publish past routingWait looks for its
+	// record in Kubo's datastore.
+	storedPoll = 50 * time.Millisecond
+	// backgroundPutTimeout bounds a put left running.
+	backgroundPutTimeout = 30 * time.Second
 )
 
 // Publish makes root this writer's head: Kubo signs an IPNS record under
 // our key with the sequence number after the last one (found in Kubo's
 // datastore at New, so it keeps growing across restarts), stores and
 // publishes it (DHT and IPNS over pubsub, for late joiners), and the record,
-// with our public key added, is announced on the database topic. Publishes
-// run one at a time. An error after the IPNS publish leaves the record
-// published; the next re-announcement spreads it.
+// with our public key added, is announced on the database topic, without
+// waiting for a slow DHT put to end (publishRecord). Publishes run one at a
+// time. An error after the IPNS publish leaves the record published; the
+// next re-announcement spreads it.
 func (s *Store) Publish(ctx context.Context, root chunks.Hash) error {
 	if s.isClosed() {
 		return ErrClosed
@@ -59,7 +69,8 @@ func (s *Store) Publish(ctx context.Context, root chunks.Hash) error {
 }
 
 // reannounce re-publishes and re-announces our last head every interval
-// until the store closes.
+// until the store closes; while the put of our last record still runs
+// (publishRecord), it only re-announces it.
 func (s *Store) reannounce(interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -70,7 +81,15 @@ func (s *Store) reannounce(interval time.Duration) {
 		case <-t.C:
 		}
 		s.pubMu.Lock()
-		if s.hasLast {
+		if s.bgPut.running() && len(s.lastAnn) > 0 {
+			// The put of our last record still runs: a new one would only
+			// cut it short. The signed record needs no renewal yet.
+			ctx, cancel := context.WithTimeout(s.ctx, reannounceTimeout)
+			if err := s.announce(ctx, s.lastAnn); err != nil && s.ctx.Err() == nil {
+				s.log.Warn("cannot re-announce head", "root", s.lastRoot, "err", err)
+			}
+			cancel()
+		} else if s.hasLast {
 			ctx, cancel := context.WithTimeout(s.ctx, reannounceTimeout)
 			// No sequence number: Kubo keeps the current one when the value
 			// does not change and only renews the validity, so receivers see
@@ -88,15 +107,14 @@ func (s *Store) reannounce(interval time.Duration) {
 // choice when nil), reads the signed record back, and announces it. The
 // caller holds pubMu.
 func (s *Store) publishHead(ctx context.Context, root chunks.Hash, seq *uint64) (Head, error) {
-	p := rootPath(root)
-	err := s.namePublish(ctx, p, seq)
+	err := s.publishRecord(ctx, root, seq)
 	if seq != nil && isInvalidSequence(err) {
 		// Kubo holds a record under our key newer than we knew of: the
 		// repo's copy was unreadable at New, or another process shares the
 		// key. Kubo then picks the next number itself.
 		s.log.Warn("Kubo holds a newer record for our key than expected; letting it choose the sequence", "wanted", *seq, "err", err)
 		seq = nil
-		err = s.namePublish(ctx, p, nil)
+		err = s.publishRecord(ctx, root, nil)
 	}
 	if err != nil {
 		return Head{}, fmt.Errorf("cannot publish IPNS record of %s for root %s: %w", s.self, root, err)
@@ -136,7 +154,7 @@ func (s *Store) publishHead(ctx context.Context, root chunks.Hash, seq *uint64) 
 
 // setOwnHead records h as our newest head. The caller holds pubMu or is New.
 func (s *Store) setOwnHead(h Head) {
-	s.lastSeq, s.lastRoot, s.hasLast = h.Seq, h.Root, true
+	s.lastSeq, s.lastRoot, s.hasLast, s.lastAnn = h.Seq, h.Root, true, h.Record
 	s.mu.Lock()
 	if cur, ok := s.known[s.self]; !ok || h.Seq > cur.Seq || (h.Seq == cur.Seq && !h.EOL.Before(cur.EOL)) {
 		s.known[s.self] = h
@@ -175,6 +193,102 @@ func (s *Store) loadOwnHead(ctx context.Context) {
 		}
 	}
 	s.log.Warn("our last IPNS record is not a usable head", "err", err)
+}
+
+// publishRecord has Kubo sign, store and publish our record for root
+// (namePublish). Kubo stores the signed record before it puts it to the
+// routing system (the DHT), and that put can take long: seconds on a large
+// DHT, and tens of seconds while peers in Kubo's routing table have
+// vanished without closing their connections (a network partition), until
+// the DHT drops them. The announcement, which is how the other writers
+// hear of heads, must not wait for it: once the put has run for
+// routingWait and Kubo's datastore holds the record, publishRecord returns
+// and leaves the put running (s.bgPut) until it ends, the next publish
+// supersedes it, backgroundPutTimeout passes or the store closes. Late
+// joiners that resolve the name meanwhile find an older record, then hear
+// the next announcement. The caller holds pubMu.
+func (s *Store) publishRecord(ctx context.Context, root chunks.Hash, seq *uint64) error {
+	// The record about to be signed supersedes the one still being put.
+	s.stopBackgroundPut()
+	select {
+	case s.putToken <- struct{}{}:
+	default:
+		return ErrClosed // Close holds the token
+	}
+	pctx, cancel := context.WithTimeout(s.ctx, backgroundPutTimeout)
+	put := &backgroundPut{cancel: cancel, ended: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		defer close(put.ended)
+		err := s.namePublish(pctx, rootPath(root), seq)
+		cancel()
+		<-s.putToken // before done: a publish that waited leaves no put running
+		done <- err
+	}()
+	wait := time.NewTimer(routingWait)
+	defer wait.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			cancel()
+			<-put.ended
+			return ctx.Err()
+		case <-wait.C:
+			if s.holdsRecord(ctx, root, seq) {
+				s.log.Debug("routing system slow to take our IPNS record; announcing it meanwhile", "root", root)
+				s.bgPut = put
+				return nil
+			}
+			wait.Reset(storedPoll)
+		}
+	}
+}
+
+// backgroundPut is a put of our record left running by publishRecord.
+type backgroundPut struct {
+	cancel context.CancelFunc
+	ended  chan struct{}
+}
+
+// running reports whether the put still runs; false for nil.
+func (p *backgroundPut) running() bool {
+	if p == nil {
+		return false
+	}
+	select {
+	case <-p.ended:
+		return false
+	default:
+		return true
+	}
+}
+
+// stopBackgroundPut cuts short the put left running, if any, and waits for
+// it to end. The caller holds pubMu.
+func (s *Store) stopBackgroundPut() {
+	if s.bgPut == nil {
+		return
+	}
+	s.bgPut.cancel()
+	<-s.bgPut.ended
+	s.bgPut = nil
+}
+
+// holdsRecord reports whether Kubo's datastore holds our record for root
+// (with sequence seq, unless nil).
+func (s *Store) holdsRecord(ctx context.Context, root chunks.Hash, seq *uint64) bool {
+	raw, err := s.fetchRecord(ctx, s.self, true)
+	if err != nil {
+		return false
+	}
+	pr, err := parseRecord(raw, s.self)
+	if err != nil {
+		return false
+	}
+	h, err := pr.verify()
+	return err == nil && h.Root == root && (seq == nil || h.Seq == *seq)
 }
 
 // namePublish has Kubo sign and publish p under our key.

@@ -103,13 +103,15 @@ func endSubscription(sub iface.PubSubSubscription, cancel context.CancelFunc, ov
 // signed record does.
 func (s *Store) handle(from peer.ID, data []byte) {
 	p, err := parseRecord(data, "")
-	if err == nil && p.writer == s.self {
-		// Our own announcement, echoed back by pubsub: nothing to learn.
-		err = errSelf
-	}
 	var h Head
 	if err == nil {
 		h, err = p.verify()
+	}
+	if err == nil && p.writer == s.self {
+		// Our own announcement, echoed back by pubsub: nothing to learn.
+		// Checked after the signature, so that a forgery naming our key
+		// counts as the attack it is (bad-signature), not as an echo.
+		err = errSelf
 	}
 	if err == nil {
 		err = s.accept(h, viaTopic)

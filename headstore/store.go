@@ -111,6 +111,13 @@ type Store struct {
 	lastSeq  uint64      // sequence of the last record published under our key; under pubMu
 	lastRoot chunks.Hash // its root; under pubMu
 	hasLast  bool        // a record of ours exists; under pubMu
+	lastAnn  []byte      // its announcement; under pubMu
+	// bgPut is the put of our last record that publishRecord left running,
+	// if it may still run; under pubMu.
+	bgPut *backgroundPut
+	// putToken is held while a put of our record runs; Close takes it to
+	// wait for the last one.
+	putToken chan struct{}
 
 	maxWriters int // of Config.MaxWriters
 
@@ -201,6 +208,7 @@ func newStore(parent context.Context, cfg Config) *Store {
 		known:      make(map[peer.ID]Head),
 		queue:      newHeadQueue(),
 		stats:      Stats{Dropped: make(map[string]int64)},
+		putToken:   make(chan struct{}, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -299,6 +307,8 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	// A put left running by a publish ends with s.ctx: wait for it.
+	s.putToken <- struct{}{}
 	return nil
 }
 

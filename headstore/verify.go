@@ -57,8 +57,7 @@ func reasonOf(err error) string {
 }
 
 // parsed is a record decoded far enough to know whose it claims to be, not
-// yet checked: the caller can drop its own echoes before paying for a
-// signature check.
+// yet checked (verify).
 type parsed struct {
 	rec    *ipns.Record
 	writer peer.ID

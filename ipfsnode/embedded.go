@@ -54,7 +54,10 @@ func loadPlugins() error {
 }
 
 // StartEmbedded opens (creating if needed) the repo at cfg.Repo and starts a
-// Kubo node on it in this process.
+// Kubo node on it in this process. The node runs until Close: ctx carries
+// values only, not its end (Kubo stops a node when the context it was built
+// with ends, which would kill a node started under a request's or a
+// signal's context while it still flushes and publishes).
 func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 	if cfg.Repo == "" {
 		return nil, errors.New("cannot start embedded Kubo: no repo directory given")
@@ -75,7 +78,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Node, error) {
 		_ = r.Close()
 		return nil, err
 	}
-	node, err := core.NewNode(ctx, &core.BuildCfg{
+	node, err := core.NewNode(context.WithoutCancel(ctx), &core.BuildCfg{
 		Online:    cfg.Online,
 		Permanent: true,
 		Repo:      r,

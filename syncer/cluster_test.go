@@ -174,8 +174,8 @@ func (p *peerT) start(t testing.TB, allowed []peer.ID, cfg syncer.Config) {
 		cfg.Logger = logger(t, p.name)
 	}
 	if cfg.HeadTimeout == 0 {
-		// Long: replicate mode's pin update walks the writer's history,
-		// seconds on a busy VM.
+		// Long: replicate mode's pin walks the writer's whole DAG, seconds
+		// on a busy VM.
 		cfg.HeadTimeout = time.Minute
 	}
 	if cfg.RetryMin == 0 {

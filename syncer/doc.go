@@ -39,9 +39,10 @@
 //
 // Replicate (the classic peer-to-peer replica): before adopting a head the
 // syncer pins the writer's whole announced root recursively into the local
-// node, under a pin named noms-ipfs-replica/<database>/<writer>, moved with
-// Kubo's pin update as the writer's root advances. The data then survives
-// the publisher going away, and other peers can read it from this node.
+// node, under a pin named noms-ipfs-replica/<database>/<writer>, moved as
+// the writer's root advances (the new root pinned, then the old unpinned).
+// The data then survives the publisher going away, and other peers can read
+// it from this node.
 //
 // # Scheduling
 //

@@ -5,10 +5,24 @@ import (
 	"time"
 )
 
+// publishRetryMax caps the wait between attempts at publishing the local
+// root, below Config.RetryMax: requests that arrive while a retry is
+// pending wait for it, so a backoff grown to RetryMax while Kubo was down
+// would hold every write made after Kubo came back for up to that long
+// (a minute by default). An attempt is one RPC call, no more than each
+// re-announcement costs, and the head store likewise subscribes again
+// within 5 s of Kubo's return.
+const publishRetryMax = 5 * time.Second
+
+// publishBackoff is the wait before publish attempt n+1.
+func (s *Syncer) publishBackoff(n int) time.Duration {
+	return min(s.backoff(n), publishRetryMax)
+}
+
 // publishLoop publishes the local root whenever it moves: on Notify (the
 // syncer's own merges, the application's commits) and when the poll of the
 // persisted root sees another process move it. A failed publish is retried
-// with backoff; requests meanwhile are folded into that retry.
+// with backoff (publishBackoff); requests meanwhile are folded into that retry.
 func (s *Syncer) publishLoop(ctx context.Context) {
 	var watch <-chan time.Time
 	if s.cfg.WatchInterval > 0 {
@@ -32,7 +46,7 @@ func (s *Syncer) publishLoop(ctx context.Context) {
 			}
 			if err != nil {
 				attempts++
-				wait := s.backoff(attempts)
+				wait := s.publishBackoff(attempts)
 				s.log.Warn("cannot publish the local root; will retry", "attempt", attempts, "retry_in", wait.Round(time.Millisecond), "err", err)
 				s.emit(Event{Kind: EventPublishFailed, Retry: wait, Err: err})
 				retry.Reset(wait)

@@ -352,6 +352,25 @@ func TestPublishRetries(t *testing.T) {
 	})
 }
 
+// Publish retries back off from RetryMin but never wait longer than
+// publishRetryMax, however long the publishes failed: a writer whose Kubo
+// comes back after a long outage publishes again soon.
+func TestPublishBackoffIsCapped(t *testing.T) {
+	s := &Syncer{cfg: Config{RetryMin: time.Second, RetryMax: time.Minute}}
+	if d := s.publishBackoff(1); d < 800*time.Millisecond || d > 1200*time.Millisecond {
+		t.Errorf("publishBackoff(1) = %v, want RetryMin (1s) ±20%%", d)
+	}
+	for n := 1; n <= 20; n++ {
+		if d := s.publishBackoff(n); d > publishRetryMax {
+			t.Errorf("publishBackoff(%d) = %v, more than %v (backoff gives %v)", n, d, publishRetryMax, s.backoff(n))
+		}
+	}
+	s.cfg.RetryMax = time.Second // a smaller RetryMax still applies
+	if d := s.publishBackoff(10); d > 1200*time.Millisecond {
+		t.Errorf("publishBackoff(10) with RetryMax 1s = %v", d)
+	}
+}
+
 // With a policy that refuses conflicts, a conflicting head is reported,
 // not retried, and the loop goes on.
 func TestConflictIsPermanent(t *testing.T) {

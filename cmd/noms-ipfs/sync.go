@@ -75,7 +75,7 @@ func (o *syncOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.Announce, "announce", 0, "how often to re-announce this peer's head for peers that missed it (env $"+envAnnounce+"; default 10s)")
 	fs.StringVar(&o.Policy, "policy", "", "how merges resolve conflicts: "+strings.Join(merge.PolicyNames, ", ")+" (env $"+envPolicy+"; default auto, the deterministic policy with which peers converge)")
 	fs.StringVar(&o.Key, "key", "", "Kubo keystore name of this writer's key, created on first use (env $"+envKey+"; default noms-ipfs-<db>)")
-	fs.StringArrayVar(&o.Peers, "peer", nil, "multiaddr (with /p2p/<id>) of a Kubo node to stay connected to; repeat for several (env $"+envPeers+", comma-separated)")
+	fs.StringArrayVar(&o.Peers, "peer", nil, "multiaddr (with /p2p/<id>) of a Kubo node to stay connected to: dialed when not connected, pinged when connected, redialed when it does not answer; repeat for several (env $"+envPeers+", comma-separated)")
 	fs.StringArrayVar(&o.Listen, "listen", nil, "swarm listen multiaddr of a new embedded node (default loopback only); repeat for several")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "how long one attempt at another writer's head may take before it is retried (default 30s)")
 }
@@ -392,7 +392,7 @@ func runSync(ctx context.Context, g *globalOptions, set syncSettings) error {
 	defer cancel()
 	wg.Go(func() { st.loop(runCtx) })
 	if len(set.peers) > 0 {
-		wg.Go(func() { keepConnected(runCtx, g, node, set.peers) })
+		wg.Go(func() { newPeerKeeper(nodeLinks{node}, g.log).keepConnected(runCtx, set.peers) })
 	}
 	err = s.Run(ctx) // returns once ctx ends, after the final publish
 	cancel()
@@ -400,27 +400,6 @@ func runSync(ctx context.Context, g *globalOptions, set syncSettings) error {
 	st.write(false)
 	p.stopped(s.Stats(), hs.Stats())
 	return err
-}
-
-// keepConnected dials the --peer nodes now and every 30 s, so a peer that
-// restarted is found again.
-func keepConnected(ctx context.Context, g *globalOptions, n *ipfsnode.Node, peers []peer.AddrInfo) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		for _, ai := range peers {
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			if err := n.API().Swarm().Connect(cctx, ai); err != nil && ctx.Err() == nil {
-				g.log.Warn("cannot connect to peer", "peer", ai.ID, "err", err)
-			}
-			cancel()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // progress prints what the sync does: a line per step for people, or one

@@ -1,14 +1,15 @@
 // Command noms-ipfs-probe is the cluster tests' tool inside the cluster. It
 // runs in one peer's network namespace and talks to that peer's Kubo over
-// loopback RPC:
+// loopback RPC. It prints one JSON object per line, each with an "event":
 //
-//	pubsub-recv  subscribe to a topic, report the one-way latency of the
-//	             messages pubsub-send stamps (containers share the host's
-//	             clock), as JSON: the raw pubsub baseline
-//	pubsub-send  publish timestamped messages on a topic
+//	pubsub-recv  subscribe to a topic ("ready"), then report the one-way
+//	             latency of the messages pubsub-send stamps ("done"):
+//	             containers share the host's clock. The raw pubsub baseline.
+//	pubsub-send  publish timestamped messages on a topic, then end markers
 //	hostile      attack a database's head topic: replayed, forged,
-//	             unknown-writer and garbage records, then a bounded flood;
-//	             prints what it sent as JSON
+//	             unknown-writer, garbage and oversized records, then a
+//	             bounded flood of them ("ready", "captured", "flood-start",
+//	             "done" with what it sent)
 //
 // It is a test tool: the images docker-compose.yml runs do not contain it.
 package main
@@ -23,6 +24,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -36,6 +38,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/noms-ipfs/noms-ipfs/chunks"
+	"github.com/noms-ipfs/noms-ipfs/headstore"
 	"github.com/noms-ipfs/noms-ipfs/ipfsnode"
 )
 
@@ -55,12 +58,13 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	api := fs.String("api", "/ip4/127.0.0.1/tcp/5001", "Kubo RPC address")
 	topic := fs.String("topic", "", "pubsub topic")
-	count := fs.Int("count", 100, "messages to send or receive")
-	interval := fs.Duration("interval", 20*time.Millisecond, "pause between messages sent")
+	count := fs.Int("count", 100, "pubsub-send, pubsub-recv: messages to send or receive")
+	interval := fs.Duration("interval", 20*time.Millisecond, "pubsub-send: pause between messages")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after this long")
-	victim := fs.String("victim", "", "hostile: writer key (peer ID) whose records to replay and forge")
+	victims := fs.String("victim", "", "hostile: comma-separated writer keys (peer IDs) whose records to replay and forge")
 	flood := fs.Int("flood", 1000, "hostile: messages in the flood")
 	rate := fs.Int("rate", 200, "hostile: flood messages per second")
+	floodFor := fs.Duration("flood-for", 0, "hostile: end the flood after this long even if messages remain (0: no bound)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -81,35 +85,48 @@ func run(ctx context.Context, args []string) error {
 	case "pubsub-send":
 		return send(ctx, node, *topic, *count, *interval)
 	case "hostile":
-		id, err := peer.Decode(*victim)
-		if err != nil {
-			return fmt.Errorf("--victim: %w", err)
+		var ids []peer.ID
+		for _, v := range strings.Split(*victims, ",") {
+			id, err := peer.Decode(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("--victim %q: %w", v, err)
+			}
+			ids = append(ids, id)
 		}
-		return hostile(ctx, node, *topic, id, *flood, *rate, out)
+		if *flood < 0 || *rate <= 0 || *floodFor < 0 {
+			return errors.New("--flood and --flood-for must be ≥ 0, --rate > 0")
+		}
+		return hostile(ctx, node, *topic, ids, flooding{count: *flood, rate: *rate, maxTime: *floodFor}, out)
 	}
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-// stamp is the body of a timing message.
+// stamp is the body of a timing message; End marks the end of a run.
 type stamp struct {
 	Seq  int   `json:"seq"`
 	Sent int64 `json:"sent"` // unix ns
+	End  bool  `json:"end,omitempty"`
 }
 
-// recv prints {"ready":true} once subscribed, then a summary after count
-// stamped messages (or the timeout).
+// endMarkers is how many end markers pubsub-send sends after its messages:
+// pubsub may lose one.
+const endMarkers = 5
+
+// recv prints {"event":"ready"} once subscribed, then a summary after count
+// stamped messages, an end marker, or the timeout, whichever comes first.
 func recv(ctx context.Context, node *ipfsnode.Node, topic string, count int, out *json.Encoder) error {
 	sub, err := node.API().PubSub().Subscribe(ctx, topic)
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
-	if err := out.Encode(map[string]bool{"ready": true}); err != nil {
+	if err := out.Encode(map[string]any{"event": "ready"}); err != nil {
 		return err
 	}
 	var lat []float64
 	seen := map[int]bool{}
-	for len(lat) < count {
+	ended := false
+	for len(lat) < count && !ended {
 		msg, err := sub.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -119,7 +136,14 @@ func recv(ctx context.Context, node *ipfsnode.Node, topic string, count int, out
 		}
 		now := time.Now().UnixNano()
 		var s stamp
-		if json.Unmarshal(msg.Data(), &s) != nil || s.Sent == 0 || seen[s.Seq] {
+		if json.Unmarshal(msg.Data(), &s) != nil {
+			continue
+		}
+		if s.End {
+			ended = true
+			continue
+		}
+		if s.Sent == 0 || seen[s.Seq] {
 			continue
 		}
 		seen[s.Seq] = true
@@ -128,10 +152,12 @@ func recv(ctx context.Context, node *ipfsnode.Node, topic string, count int, out
 	sorted := slices.Clone(lat)
 	slices.Sort(sorted)
 	return out.Encode(map[string]any{
-		"received": len(lat), "p50_ms": quantile(sorted, 0.5), "p99_ms": quantile(sorted, 0.99), "latencies_ms": lat,
+		"event": "done", "received": len(lat), "expected": count, "ended": ended, "timed_out": ctx.Err() != nil,
+		"p50_ms": quantile(sorted, 0.5), "p99_ms": quantile(sorted, 0.99), "latencies_ms": lat,
 	})
 }
 
+// quantile is the nearest-rank q-quantile of sorted values.
 func quantile(sorted []float64, q float64) float64 {
 	if len(sorted) == 0 {
 		return 0
@@ -141,23 +167,36 @@ func quantile(sorted []float64, q float64) float64 {
 
 // send waits until the topic has a subscriber, then publishes count stamped
 // messages from one goroutine (Kubo drops a sender's message that is not
-// newer than its last one, so publishes must not overlap).
+// newer than its last one, so publishes must not overlap), then end
+// markers.
 func send(ctx context.Context, node *ipfsnode.Node, topic string, count int, interval time.Duration) error {
 	if err := waitTopicPeer(ctx, node, topic); err != nil {
 		return err
 	}
-	for i := range count {
-		b, _ := json.Marshal(stamp{Seq: i, Sent: time.Now().UnixNano()})
-		if err := node.API().PubSub().Publish(ctx, topic, b); err != nil {
+	for i := range count + endMarkers {
+		b, err := json.Marshal(stamp{Seq: i, Sent: time.Now().UnixNano(), End: i >= count})
+		if err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(interval):
+		if err := node.API().PubSub().Publish(ctx, topic, b); err != nil {
+			return fmt.Errorf("publish message %d: %w", i, err)
+		}
+		if err := pause(ctx, interval); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func waitTopicPeer(ctx context.Context, node *ipfsnode.Node, topic string) error {
@@ -166,30 +205,47 @@ func waitTopicPeer(ctx context.Context, node *ipfsnode.Node, topic string) error
 		if err == nil && len(ps) > 0 {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("no peer joined topic %s: %w", topic, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+		if err := pause(ctx, 50*time.Millisecond); err != nil {
+			return fmt.Errorf("no peer joined topic %s: %w", topic, err)
 		}
 	}
 }
 
-// hostile listens on the topic until it holds two records of the victim
-// (the older one is the replay), then sends, each `rounds` times: the
+// attack is one kind of hostile message and the drop reason a sync other
+// than the record's named writer should count it under.
+type attack struct {
+	name   string
+	reason string
+	data   func() ([]byte, error)
+}
+
+// flooding bounds the flood: count messages at rate per second, for no
+// longer than maxTime unless it is zero. Publishes go one at a time (see
+// send), so a slow daemon lowers the rate.
+type flooding struct {
+	count, rate int
+	maxTime     time.Duration
+}
+
+// hostile listens on the topic until it holds two records of every victim
+// (the older one is the replay), then sends, each a few times: every
 // victim's older record (replay), a record that names the victim's key but
 // is signed by another (forged), a valid record of a key nobody allowed
-// (unknown writer) and random bytes (garbage); then `flood` messages of all
-// four kinds at `rate` per second. It prints how many of each it sent.
-func hostile(ctx context.Context, node *ipfsnode.Node, topic string, victim peer.ID, flood, rate int, out *json.Encoder) error {
+// (unknown writer), random bytes (garbage) and a record larger than any
+// sync reads (oversized); then a flood of all those kinds. A sync drops
+// the replayed and forged records of its own key as its own echoes
+// ("self"), so attacking two victims makes every sync see every reason. It
+// ends with a "done" line saying what it sent.
+func hostile(ctx context.Context, node *ipfsnode.Node, topic string, victims []peer.ID, flood flooding, out *json.Encoder) error {
 	sub, err := node.API().PubSub().Subscribe(ctx, topic)
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
-	if err := out.Encode(map[string]bool{"ready": true}); err != nil {
+	if err := out.Encode(map[string]any{"event": "ready"}); err != nil {
 		return err
 	}
-	older, newer, err := captureTwo(ctx, sub, victim)
+	captured, err := captureTwo(ctx, sub, victims)
 	if err != nil {
 		return err
 	}
@@ -197,79 +253,142 @@ func hostile(ctx context.Context, node *ipfsnode.Node, topic string, victim peer
 	if err != nil {
 		return err
 	}
+	strangerID, err := peer.IDFromPrivateKey(stranger)
+	if err != nil {
+		return err
+	}
+	// Every forged or unknown record names this root: no sync may ever
+	// hold it as anyone's head.
 	root := chunks.Of([]byte("a root no peer may adopt"))
-	seq, err := newer.Sequence()
+	unknown, err := signedRecord(stranger, root, 1)
 	if err != nil {
 		return err
 	}
-	unknown, err := signedRecord(stranger, root, seq+1)
-	if err != nil {
-		return err
+	var attacks []attack
+	for _, v := range victims {
+		older, newer := captured[v][0], captured[v][1]
+		seq, err := newer.Sequence()
+		if err != nil {
+			return err
+		}
+		forged, err := forgedRecord(stranger, v, root, seq+1)
+		if err != nil {
+			return err
+		}
+		replay, err := ipns.MarshalRecord(older)
+		if err != nil {
+			return err
+		}
+		if replay, err = withPublicKey(replay, v); err != nil {
+			return err
+		}
+		attacks = append(attacks,
+			attack{"replay", headstore.ReasonReplay, constant(replay)},
+			attack{"forged", headstore.ReasonBadSignature, constant(forged)})
 	}
-	forged, err := forgedRecord(stranger, victim, root, seq+1)
-	if err != nil {
+	attacks = append(attacks,
+		attack{"unknown-writer", headstore.ReasonUntrusted, constant(unknown)},
+		attack{"garbage", headstore.ReasonMalformed, garbage},
+		attack{"oversized", headstore.ReasonOversized, oversized})
+	if err := out.Encode(map[string]any{"event": "captured", "victims": victims}); err != nil {
 		return err
-	}
-	replay, err := ipns.MarshalRecord(older)
-	if err != nil {
-		return err
-	}
-	if replay, err = withPublicKey(replay, victim); err != nil {
-		return err
-	}
-	kinds := []struct {
-		name string
-		data func() []byte
-	}{
-		{"replay", func() []byte { return replay }},
-		{"forged", func() []byte { return forged }},
-		{"unknown-writer", func() []byte { return unknown }},
-		{"garbage", func() []byte { b := make([]byte, 64+int(randByte())); _, _ = rand.Read(b); return b }},
 	}
 	sent := map[string]int{}
-	publish := func(kind int) error {
-		k := kinds[kind%len(kinds)]
-		if err := node.API().PubSub().Publish(ctx, topic, k.data()); err != nil {
-			return fmt.Errorf("publish %s: %w", k.name, err)
+	publish := func(a attack) error {
+		data, err := a.data()
+		if err != nil {
+			return err
 		}
-		sent[k.name]++
+		if err := node.API().PubSub().Publish(ctx, topic, data); err != nil {
+			return fmt.Errorf("publish %s: %w", a.name, err)
+		}
+		sent[a.name]++
 		return nil
 	}
-	// Each kind alone first, a few times (pubsub is lossy), slowly enough
+	// Each kind alone first, a few times (pubsub is lossy), spaced out so
 	// that a receiver's counters tell them apart.
-	for k := range kinds {
+	for _, a := range attacks {
 		for range 3 {
-			if err := publish(k); err != nil {
+			if err := publish(a); err != nil {
 				return err
 			}
-			time.Sleep(100 * time.Millisecond)
+			if err := pause(ctx, 50*time.Millisecond); err != nil {
+				return err
+			}
 		}
 	}
 	start := time.Now()
-	tick := time.NewTicker(time.Second / time.Duration(max(rate, 1)))
+	if err := out.Encode(map[string]any{"event": "flood-start", "time": start}); err != nil {
+		return err
+	}
+	tick := time.NewTicker(time.Second / time.Duration(flood.rate))
 	defer tick.Stop()
-	for i := range flood {
-		if err := publish(i); err != nil {
+	var stop <-chan time.Time // nil, never ready, without a bound
+	if flood.maxTime > 0 {
+		t := time.NewTimer(flood.maxTime)
+		defer t.Stop()
+		stop = t.C
+	}
+	flooded := 0
+floodLoop:
+	for flooded < flood.count {
+		if err := publish(attacks[flooded%len(attacks)]); err != nil {
 			return err
 		}
+		flooded++
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-stop:
+			break floodLoop
 		case <-tick.C:
 		}
 	}
-	return out.Encode(map[string]any{"sent": sent, "flood": flood, "flood_seconds": time.Since(start).Seconds()})
+	end := time.Now()
+	reasons := map[string]string{}
+	for _, a := range attacks {
+		reasons[a.name] = a.reason
+	}
+	return out.Encode(map[string]any{
+		"event": "done", "sent": sent, "reasons": reasons, "flood": flooded,
+		"flood_start": start, "flood_end": end, "flood_seconds": end.Sub(start).Seconds(),
+		"forged_root": root.String(), "stranger": strangerID.String(),
+	})
 }
 
-func randByte() byte { var b [1]byte; _, _ = rand.Read(b[:]); return b[0] }
+func constant(b []byte) func() ([]byte, error) { return func() ([]byte, error) { return b, nil } }
 
-// captureTwo returns two records of victim from the topic, older first.
-func captureTwo(ctx context.Context, sub iface.PubSubSubscription, victim peer.ID) (older, newer *ipns.Record, err error) {
-	var firstSeq uint64
-	for {
+// garbage is 64 to 319 random bytes: no IPNS record.
+func garbage() ([]byte, error) {
+	var n [1]byte
+	if _, err := rand.Read(n[:]); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 64+int(n[0]))
+	_, err := rand.Read(b)
+	return b, err
+}
+
+// oversized is random bytes just over the largest record a sync reads.
+func oversized() ([]byte, error) {
+	b := make([]byte, headstore.MaxRecordSize+1)
+	_, err := rand.Read(b)
+	return b, err
+}
+
+// captureTwo returns, for every victim, two of its records from the topic,
+// older (lower sequence number) first.
+func captureTwo(ctx context.Context, sub iface.PubSubSubscription, victims []peer.ID) (map[peer.ID][2]*ipns.Record, error) {
+	got := map[peer.ID][2]*ipns.Record{}
+	want := map[peer.ID]bool{}
+	for _, v := range victims {
+		want[v] = true
+	}
+	complete := 0
+	for complete < len(want) {
 		msg, err := sub.Next(ctx)
 		if err != nil {
-			return nil, nil, fmt.Errorf("waiting for two heads of %s: %w", victim, err)
+			return nil, fmt.Errorf("waiting for two heads of each of %v (%d complete): %w", victims, complete, err)
 		}
 		rec, err := ipns.UnmarshalRecord(msg.Data())
 		if err != nil {
@@ -279,20 +398,31 @@ func captureTwo(ctx context.Context, sub iface.PubSubSubscription, victim peer.I
 		if err != nil {
 			continue
 		}
-		if id, err := peer.IDFromPublicKey(pk); err != nil || id != victim {
+		id, err := peer.IDFromPublicKey(pk)
+		if err != nil || !want[id] {
 			continue
 		}
 		seq, err := rec.Sequence()
 		if err != nil {
 			continue
 		}
+		pair := got[id]
 		switch {
-		case older == nil:
-			older, firstSeq = rec, seq
-		case seq > firstSeq:
-			return older, rec, nil
+		case pair[0] == nil:
+			pair[0] = rec
+		case pair[1] == nil:
+			first, err := pair[0].Sequence()
+			if err != nil || seq <= first {
+				continue
+			}
+			pair[1] = rec
+			complete++
+		default:
+			continue
 		}
+		got[id] = pair
 	}
+	return got, nil
 }
 
 func signedRecord(k ic.PrivKey, root chunks.Hash, seq uint64) ([]byte, error) {

@@ -12,7 +12,7 @@ TESTFLAGS ?= -race -count=1 -timeout 15m
 FUZZTIME  ?= 200000x
 BENCHTIME ?= 3x
 
-.PHONY: all build kubo images cluster-up cluster-down test lint fuzz bench clean
+.PHONY: all build kubo compose images cluster-up cluster-down test lint fuzz bench clean
 
 all: build
 
@@ -23,6 +23,11 @@ build:
 kubo:
 	./scripts/install-kubo.sh
 
+# docker-compose for the cluster tests (Debian's package if missing); the
+# Docker engine is the machine's.
+compose:
+	./scripts/install-compose.sh
+
 # The FROM scratch images of docker-compose.yml and the docker tests.
 images: kubo
 	./scripts/docker-images.sh
@@ -32,7 +37,7 @@ cluster-up: images
 	./scripts/cluster-up.sh
 
 cluster-down:
-	docker-compose --profile late --profile outsider down -v --remove-orphans
+	$$(command -v docker-compose || echo docker compose) --profile late --profile outsider down -v --remove-orphans
 
 lint:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
@@ -51,7 +56,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSkip$$' -fuzztime $(FUZZTIME) ./internal/cborx
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeNode$$' -fuzztime $(FUZZTIME) ./prolly
 
-test: kubo lint
+test: kubo compose lint
 	$(GO) test $(TESTFLAGS) $(PKGS)
 	$(MAKE) fuzz
 

@@ -33,7 +33,7 @@ bench() { # dir tmpdir label
 		-bench 'Ingest20kPaired' ./ipfsstore/ &&
 		TMPDIR="$2" go test -run '^$' -timeout 60m -count "$edits" -benchtime 100x \
 			-bench 'Map1M/(rpc|embedded)/EditCommit$' ./db/) |
-		tee -a "$work/raw" | awk -v label="$3" '/^Benchmark/ { print label, $0; fflush() }'
+		tee -a "$work/raw" | awk -v label="$3" '/^Benchmark|ratios of the/ { print label, $0; fflush() }'
 }
 
 out="$work/results"
@@ -47,7 +47,7 @@ done
 # Medians over the runs of each figure (EditCommit in ms per edit).
 echo
 printf '%-7s %-6s %-36s %14s  %s\n' version fs benchmark median unit
-awk '{
+awk '$3 ~ /^Benchmark/ {
 	name = $3; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
 	for (i = 5; i <= NF; i += 2) {
 		unit = $(i + 1); val = $(i)

@@ -11,7 +11,9 @@ cd "$root"
 export KUBO_IMAGE="${KUBO_IMAGE:-noms-ipfs-kubo:$(go list -m -f '{{.Version}}' github.com/ipfs/kubo)}"
 export NOMS_IPFS_IMAGE="${NOMS_IPFS_IMAGE:-noms-ipfs:dev}"
 
-docker-compose up -d "$@"
+compose=(docker-compose)
+command -v docker-compose >/dev/null 2>&1 || compose=(docker compose)
+"${compose[@]}" up -d "$@"
 deadline=$((SECONDS + 120))
 while :; do
 	unhealthy="$(docker ps --filter "label=com.docker.compose.project=${COMPOSE_PROJECT_NAME:-noms-ipfs}" \
@@ -23,4 +25,4 @@ while :; do
 	fi
 	sleep 1
 done
-docker-compose ps
+"${compose[@]}" ps

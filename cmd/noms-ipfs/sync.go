@@ -630,6 +630,9 @@ func (w *statusWriter) write(running bool) {
 		st.Writers = append(st.Writers, out)
 	}
 	for id, h := range known { // heads known but never handed to the syncer
+		if id == w.hs.Self() {
+			continue // our own head: the root and published lines show it
+		}
 		if !slices.ContainsFunc(st.Writers, func(x writerStatus) bool { return x.Writer == id.String() }) {
 			eol := h.EOL
 			st.Writers = append(st.Writers, writerStatus{Writer: id.String(), Root: h.Root.String(), Seq: h.Seq, EOL: &eol})

@@ -232,10 +232,10 @@ type flooding struct {
 // victim's older record (replay), a record that names the victim's key but
 // is signed by another (forged), a valid record of a key nobody allowed
 // (unknown writer), random bytes (garbage) and a record larger than any
-// sync reads (oversized); then a flood of all those kinds. A sync drops
-// the replayed and forged records of its own key as its own echoes
-// ("self"), so attacking two victims makes every sync see every reason. It
-// ends with a "done" line saying what it sent.
+// sync reads (oversized); then a flood of all those kinds. A sync takes a
+// replay of its own record for its echo ("self"), so attacking two victims
+// makes every sync see every reason. It ends with a "done" line saying
+// what it sent.
 func hostile(ctx context.Context, node *ipfsnode.Node, topic string, victims []peer.ID, flood flooding, out *json.Encoder) error {
 	sub, err := node.API().PubSub().Subscribe(ctx, topic)
 	if err != nil {

@@ -13,9 +13,10 @@ import (
 // stores: committed chunks and the root. Several MemoryStores opened on one
 // MemoryStorage behave like several processes sharing one database.
 type MemoryStorage struct {
-	mu     sync.RWMutex
-	chunks map[Hash][]byte
-	root   Hash
+	mu       sync.RWMutex
+	chunks   map[Hash][]byte
+	root     Hash
+	watchers map[chan struct{}]struct{} // of WatchRoot, signalled on every root move
 }
 
 // NewMemoryStorage returns empty storage.
@@ -73,7 +74,10 @@ type MemoryStore struct {
 	stats memStats
 }
 
-var _ ChunkStore = (*MemoryStore)(nil)
+var (
+	_ ChunkStore  = (*MemoryStore)(nil)
+	_ RootWatcher = (*MemoryStore)(nil)
+)
 
 // NewMemoryStore returns a store on fresh storage of its own.
 func NewMemoryStore() *MemoryStore { return NewMemoryStorage().NewStore() }
@@ -279,6 +283,7 @@ func (s *MemoryStore) Commit(ctx context.Context, current, last Hash) error {
 		return fmt.Errorf("cannot move root from %s to %s (root is %s): %w", last, current, st.root, ErrOptimisticLock)
 	}
 	st.root = current
+	st.signalLocked()
 	s.root = current
 	s.links.Forget(walked)
 	s.stats.commits.Add(1)
@@ -312,4 +317,41 @@ func (s *MemoryStore) Close() error {
 	s.closed = true
 	s.pending = nil
 	return nil
+}
+
+// WatchRoot implements RootWatcher: every root move by any store on the
+// same storage signals.
+func (s *MemoryStore) WatchRoot(ctx context.Context) (<-chan struct{}, error) {
+	s.mu.RLock()
+	err := s.check(ctx)
+	s.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	c := make(chan struct{}, 1)
+	st := s.storage
+	st.mu.Lock()
+	if st.watchers == nil {
+		st.watchers = make(map[chan struct{}]struct{})
+	}
+	st.watchers[c] = struct{}{}
+	st.mu.Unlock()
+	go func() {
+		<-ctx.Done()
+		st.mu.Lock()
+		delete(st.watchers, c)
+		st.mu.Unlock()
+		close(c) // no send can follow: sends hold st.mu and c is gone
+	}()
+	return c, nil
+}
+
+// signalLocked tells every watcher that the root moved. Callers hold s.mu.
+func (s *MemoryStorage) signalLocked() {
+	for c := range s.watchers {
+		select {
+		case c <- struct{}{}:
+		default: // one signal is already waiting
+		}
+	}
 }

@@ -80,8 +80,10 @@ type Config struct {
 	// negative never cancels.
 	SupersedeAfter time.Duration
 	// WatchInterval is how often the persisted root of the store is polled
-	// for moves by other processes, to publish them. Default 1 s;
-	// negative turns the poll off (the application then calls Notify).
+	// for moves by other processes, to publish them. A store that signals
+	// such moves (chunks.RootWatcher, as ipfsstore does) has them published
+	// at once; the poll then only covers filesystems that do not report
+	// changes. Default 1 s; negative turns the poll off.
 	WatchInterval time.Duration
 	// NoPush turns off chunk pushes (see PushTopic): chunks then travel
 	// over bitswap only, one ~20 ms round trip per level of the DAG.

@@ -85,9 +85,10 @@
 // The syncer publishes the local root (headstore Publish) whenever it moves:
 // at start, after each of its own merges and fast-forwards, when the
 // application calls Notify (or commits through Syncer.Commit, which does),
-// and when a poll of the store's persisted root (every
-// Config.WatchInterval, default 1 s) sees that another process sharing the
-// store moved it, as the noms-ipfs CLI does. On shutdown (the context given
+// and when another process sharing the store moves its persisted root, as
+// the noms-ipfs CLI does: at once where the store signals such moves
+// (chunks.RootWatcher; ipfsstore watches its root file), else at the next
+// poll (every Config.WatchInterval, default 1 s). On shutdown (the context given
 // to Run is cancelled) it flushes the store and publishes the root one last
 // time.
 //

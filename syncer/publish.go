@@ -3,6 +3,8 @@ package syncer
 import (
 	"context"
 	"time"
+
+	"github.com/noms-ipfs/noms-ipfs/chunks"
 )
 
 // publishRetryMax caps the wait between attempts at publishing the local
@@ -20,15 +22,25 @@ func (s *Syncer) publishBackoff(n int) time.Duration {
 }
 
 // publishLoop publishes the local root whenever it moves: on Notify (the
-// syncer's own merges, the application's commits) and when the poll of the
-// persisted root sees another process move it. A failed publish is retried
-// with backoff (publishBackoff); requests meanwhile are folded into that retry.
+// syncer's own merges, the application's commits), and when another
+// process moves the persisted root, which the store signals at once if it
+// can (chunks.RootWatcher) and the poll finds otherwise. A failed publish
+// is retried with backoff (publishBackoff); requests meanwhile are folded
+// into that retry.
 func (s *Syncer) publishLoop(ctx context.Context) {
-	var watch <-chan time.Time
+	var poll <-chan time.Time
 	if s.cfg.WatchInterval > 0 {
 		t := time.NewTicker(s.cfg.WatchInterval)
 		defer t.Stop()
-		watch = t.C
+		poll = t.C
+	}
+	var moved <-chan struct{}
+	if w, ok := s.d.Store().(chunks.RootWatcher); ok {
+		var err error
+		if moved, err = w.WatchRoot(ctx); err != nil {
+			s.log.Warn("cannot watch the local root; other processes' commits are published at the next poll",
+				"poll", s.cfg.WatchInterval, "err", err)
+		}
 	}
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
@@ -36,6 +48,16 @@ func (s *Syncer) publishLoop(ctx context.Context) {
 	waiting := false // for retry to fire
 	pending := false
 	attempts := 0
+	checkRoot := func() {
+		root, err := s.root(ctx)
+		if err != nil {
+			s.log.Debug("cannot read the local root", "err", err)
+			return
+		}
+		if root != s.Published() {
+			pending = true
+		}
+	}
 	for {
 		if pending && !waiting {
 			pctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
@@ -60,15 +82,18 @@ func (s *Syncer) publishLoop(ctx context.Context) {
 			return
 		case <-s.notify:
 			pending = true
-		case <-watch:
-			root, err := s.root(ctx)
-			if err != nil {
-				s.log.Debug("cannot poll the local root", "err", err)
+		case _, ok := <-moved:
+			if !ok {
+				moved = nil
+				if ctx.Err() == nil {
+					s.log.Warn("the watch of the local root ended; other processes' commits are published at the next poll",
+						"poll", s.cfg.WatchInterval)
+				}
 				continue
 			}
-			if root != s.Published() {
-				pending = true
-			}
+			checkRoot()
+		case <-poll:
+			checkRoot()
 		case <-retry.C:
 			waiting = false
 		}

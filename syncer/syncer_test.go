@@ -305,27 +305,49 @@ func TestRestartCatchesUp(t *testing.T) {
 	})
 }
 
-// Commits made by another process on the same store are published by the
-// root watch; the final publish happens on shutdown.
+// Commits made by another process on the same store are published: at
+// once by the store's root watch (the poll off proves it), and by the poll
+// of a store that cannot watch. The final publish happens on shutdown.
 func TestWatchAndFinalPublish(t *testing.T) {
-	n := newFakeNet()
-	storage := chunks.NewMemoryStorage()
-	a := n.add("A", storage)
-	ra := startSyncer(t, a, fast(Config{}))
-	other := db.New(storage.NewStore()) // "another process"
-	if _, err := other.Commit(context.Background(), "todo", value.String("x"), db.CommitOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	root := mustRoot(t, storage.NewStore())
-	testwait.Until(t, 5*time.Second, "the watch publishing the other process's root", func() (bool, string) {
-		return ra.s.Published() == root, fmt.Sprint(a.hs.published())
-	})
-	before := len(a.hs.published())
-	ra.stop(t)
-	if got := a.hs.published(); len(got) != before+1 || got[len(got)-1] != root {
-		t.Errorf("publishes after stop = %v, want one more of %s", got[before:], root)
+	for _, tc := range []struct {
+		name  string
+		watch bool
+		poll  time.Duration
+	}{
+		{"watch", true, -1},
+		{"poll", false, 20 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newFakeNet()
+			storage := chunks.NewMemoryStorage()
+			a := n.add("A", storage)
+			if !tc.watch {
+				a.d = db.New(unwatched{a.store})
+			}
+			ra := startSyncer(t, a, fast(Config{WatchInterval: tc.poll}))
+			other := db.New(storage.NewStore()) // "another process"
+			for i := range 3 {
+				if _, err := other.Commit(context.Background(), "todo", value.Int(int64(i)), db.CommitOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				root := mustRoot(t, storage.NewStore())
+				testwait.Until(t, 5*time.Second, "the other process's root published", func() (bool, string) {
+					return ra.s.Published() == root, fmt.Sprint(a.hs.published())
+				})
+			}
+			root := mustRoot(t, storage.NewStore())
+			before := len(a.hs.published())
+			ra.stop(t)
+			if got := a.hs.published(); len(got) != before+1 || got[len(got)-1] != root {
+				t.Errorf("publishes after stop = %v, want one more of %s", got[before:], root)
+			}
+		})
 	}
 }
+
+// unwatched hides a store's optional abilities, chunks.RootWatcher among
+// them.
+type unwatched struct{ chunks.ChunkStore }
 
 // A failing publish is retried until it succeeds.
 func TestPublishRetries(t *testing.T) {

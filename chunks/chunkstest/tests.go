@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"golang.org/x/sync/errgroup"
@@ -309,6 +310,63 @@ func (s *suite) TestRebase(t *testing.T) {
 		t.Fatalf("b's root after Rebase = %s, want %s", r, c.Hash())
 	}
 	assertGet(t, b, c)
+}
+
+// TestWatchRoot: a store that offers chunks.RootWatcher signals every
+// commit that another store on the same storage makes, soon after it, and
+// closes its channel once the watch's context ends.
+func (s *suite) TestWatchRoot(t *testing.T) {
+	st := s.h.NewStorage(t)
+	watcher, writer := open(t, st), open(t, st)
+	w, ok := watcher.(chunks.RootWatcher)
+	if !ok {
+		t.Skip("the store does not offer chunks.RootWatcher")
+	}
+	ctx, cancel := context.WithCancel(Ctx(t))
+	defer cancel()
+	moved, err := w.WatchRoot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := chunks.Hash{}
+	for i := range 5 {
+		c := Chunk(t, 100)
+		mustPut(t, writer, c)
+		mustCommit(t, writer, c.Hash(), last)
+		last = c.Hash()
+		select {
+		case _, ok := <-moved:
+			if !ok {
+				t.Fatalf("the watch ended at commit %d", i)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no signal within 10 s of another store's commit %d", i)
+		}
+		if err := watcher.Rebase(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := mustRoot(t, watcher); r != last {
+			t.Fatalf("after the signal of commit %d the watcher's root is %s, want %s", i, r, last)
+		}
+		// A signal may come without a move (a store may rewrite its root
+		// record for other reasons): take one that is already waiting.
+		select {
+		case <-moved:
+		default:
+		}
+	}
+	cancel()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-moved:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the watch's channel is still open 10 s after its context ended")
+		}
+	}
 }
 
 func (s *suite) TestRootSurvivesReopen(t *testing.T) {

@@ -87,6 +87,104 @@ func BenchmarkClusterHeadPropagation(b *testing.B) {
 		benchQuantileFloat(pubsub, 0.5), benchQuantileFloat(pubsub, 0.99))
 }
 
+// BenchmarkClusterHeadPropagationUnderFlood times heads a→b as
+// BenchmarkClusterHeadPropagation does, with only a writing, first on a
+// quiet topic and then while the outsider x floods it with replayed,
+// forged, unknown-writer, garbage and oversized records (the hostile
+// probe, at up to benchFloodRate a second): the figure is what a flood
+// costs legitimate heads, the two sets side by side in one run.
+func BenchmarkClusterHeadPropagationUnderFlood(b *testing.B) {
+	c := startCluster(b)
+	c.startOutsider()
+	man := c.manifest()
+	a, ok := man.Member("a")
+	if !ok {
+		b.Fatal("the manifest has no member a")
+	}
+	bm, _ := man.Member("b")
+	aLog := benchFollowLogs(b, c.id("sync-a"))
+	bLog := benchFollowLogs(b, c.id("sync-b"))
+	ctx := context.Background()
+	c.commitAndAwaitAdoption(ctx, "warm-up", 0, a.Writer, aLog, bLog)
+
+	// The probe captures records of a and b to replay while the quiet
+	// commits are made, then floods until it is removed.
+	probe := benchStartProbe(b, c.project+"_flood", c.id("peer-x"), "hostile",
+		"--topic", "noms-ipfs/db/"+database, "--victim", a.Writer+","+bm.Writer,
+		"--flood", "1000000", "--rate", fmt.Sprint(benchFloodRate), "--flood-for", "10m", "--timeout", "15m")
+	probe.await("ready", converge)
+	var quiet, flood []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for n := range benchCommits {
+			s := c.commitAndAwaitAdoption(ctx, fmt.Sprintf("quiet-%d-%d", i, n), n, a.Writer, aLog, bLog)
+			quiet = append(quiet, s.adopted.Sub(s.published))
+		}
+	}
+	b.StopTimer()
+	probe.await("captured", converge)
+	probe.await("flood-start", converge)
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	before, err := c.status(sctx, "b")
+	cancel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Now()
+	b.StartTimer()
+	for i := 0; i < b.N; i++ {
+		for n := range benchCommits {
+			s := c.commitAndAwaitAdoption(ctx, fmt.Sprintf("flood-%d-%d", i, n), n, a.Writer, aLog, bLog)
+			flood = append(flood, s.adopted.Sub(s.published))
+		}
+	}
+	b.StopTimer()
+	elapsed := time.Since(start)
+	// b's status file is rewritten every 2 s: the count lags by as much.
+	sctx, cancel = context.WithTimeout(ctx, time.Minute)
+	after, err := c.status(sctx, "b")
+	cancel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	dropped := benchDroppedSince(before, after)
+	var hostile int64
+	for _, r := range hostileReasons {
+		hostile += dropped[r]
+	}
+	if hostile < int64(benchCommits) {
+		b.Fatalf("b dropped %d hostile announcements during the flood (%v): the flood did not reach it", hostile, dropped)
+	}
+
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(ms(benchQuantile(quiet, 0.5)), "quiet-p50-ms")
+	b.ReportMetric(ms(benchQuantile(quiet, 0.99)), "quiet-p99-ms")
+	b.ReportMetric(ms(benchQuantile(flood, 0.5)), "flood-p50-ms")
+	b.ReportMetric(ms(benchQuantile(flood, 0.99)), "flood-p99-ms")
+	b.ReportMetric(float64(hostile)/elapsed.Seconds(), "hostile-drops/s-at-b")
+	b.Logf("head a→b, publish to adopt, quiet topic: %s", benchSummary(quiet))
+	b.Logf("head a→b, publish to adopt, flooded topic: %s", benchSummary(flood))
+	b.Logf("b dropped %d hostile announcements in %.1f s (%.0f/s): %v", hostile, elapsed.Seconds(),
+		float64(hostile)/elapsed.Seconds(), dropped)
+}
+
+// benchFloodRate bounds the outsider's flood; one publish at a time over
+// Kubo's RPC is the real bound (see hostileFlood).
+const benchFloodRate = 200
+
+// benchDroppedSince is how many announcements st dropped since before, by
+// reason.
+func benchDroppedSince(before, after peerStatus) map[string]int64 {
+	out := map[string]int64{}
+	for r, n := range after.Sync.Heads.Dropped {
+		if d := n - before.Sync.Heads.Dropped[r]; d > 0 {
+			out[r] = d
+		}
+	}
+	return out
+}
+
 // benchCommit is the timeline of one commit made on a and adopted by b.
 type benchCommit struct {
 	root                            string

@@ -55,11 +55,7 @@ func TestHostilePeerIsContained(t *testing.T) {
 	phase := func(what string) { t.Logf("%5.1f s: %s", time.Since(began).Seconds(), what) }
 	c := startCluster(t)
 	phase("cluster healthy")
-	c.compose("--profile", "outsider", "up", "-d", "peer-x", "kubo-x")
-	testwait.Until(t, converge, "the outsider's Kubo healthy", func() (bool, string) {
-		h := c.health("kubo-x")
-		return h == "running/healthy", h
-	})
+	c.startOutsider()
 	man := c.manifest()
 	writerKey := map[string]string{}
 	for _, m := range man.Members {
@@ -204,6 +200,17 @@ func TestHostilePeerIsContained(t *testing.T) {
 	t.Logf("memory before the flood:  %s", memBefore)
 	t.Logf("memory after the flood:   %s", memFlood)
 	t.Logf("memory at the end:        %s", hostileMemory(c))
+}
+
+// startOutsider starts x, a Kubo node inside the private swarm that no
+// sync trusts, and waits until it is healthy.
+func (c *composeCluster) startOutsider() {
+	c.tb.Helper()
+	c.compose("--profile", "outsider", "up", "-d", "peer-x", "kubo-x")
+	testwait.Until(c.tb, converge, "the outsider's Kubo healthy", func() (bool, string) {
+		h := c.health("kubo-x")
+		return h == "running/healthy", h
+	})
 }
 
 // hostileStatuses reads every member's status.

@@ -183,7 +183,7 @@ func TestHostilePeerIsContained(t *testing.T) {
 	}
 
 	// Propagation a→b: during the flood, and outside it.
-	samples, unadopted := benchPairs(logs["a"], logs["b"], writerKey["a"])
+	samples, unadopted := benchPairs(logs["a"], logs["b"])
 	var during, outside []time.Duration
 	for _, s := range samples {
 		if s.published.Before(attack.FloodStart) || s.published.After(attack.FloodEnd) {

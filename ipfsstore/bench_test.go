@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -132,11 +133,11 @@ func BenchmarkIngest20k(b *testing.B) {
 	})
 	b.Run("rpc/noms-ipfs", func(b *testing.B) { ingest(b, storeIngest(b, connect(b, kubotest.Start(b)))) })
 	b.Run("embedded/kubo-addblocks", func(b *testing.B) {
-		emb, _ := startEmbedded(b, false)
+		emb := benchEmbedded(b)
 		ingest(b, kuboAddBlocks(b, emb))
 	})
 	b.Run("embedded/noms-ipfs", func(b *testing.B) {
-		emb, _ := startEmbedded(b, false)
+		emb := benchEmbedded(b)
 		ingest(b, storeIngest(b, emb))
 	})
 }
@@ -153,8 +154,8 @@ func BenchmarkIngest20kPaired(b *testing.B) {
 			storeIngest(b, connect(b, kubotest.Start(b))))
 	})
 	b.Run("embedded", func(b *testing.B) {
-		raw, _ := startEmbedded(b, false)
-		emb, _ := startEmbedded(b, false)
+		raw := benchEmbedded(b)
+		emb := benchEmbedded(b)
 		benchPaired(b, "kubo-addblocks", kuboAddBlocks(b, raw), storeIngest(b, emb))
 	})
 }
@@ -182,6 +183,25 @@ func benchPaired(b *testing.B, rawName string, raw, noms func([]chunks.Chunk)) {
 	b.ReportMetric(median(rawRates), rawName+"-chunks/s")
 	b.ReportMetric(median(ratios), "ratio")
 	b.Logf("ratios of the %d pairs (noms-ipfs / %s): %.2f", b.N, rawName, ratios)
+}
+
+// benchEmbedded starts an embedded node for a benchmark, stopped with it.
+// Its context is not the test's (which ends after two minutes): a slow
+// disk makes the benchmarks longer, and an earlier version of ipfsnode,
+// which scripts/bench-before-after.sh runs this file against, stopped the
+// node when the context it started with ended.
+func benchEmbedded(b *testing.B) *ipfsnode.Node {
+	b.Helper()
+	n, err := ipfsnode.StartEmbedded(context.Background(), ipfsnode.EmbeddedConfig{Repo: filepath.Join(b.TempDir(), "kubo")})
+	if err != nil {
+		b.Fatalf("start embedded Kubo: %v", err)
+	}
+	b.Cleanup(func() {
+		if err := n.Close(); err != nil {
+			b.Errorf("stop embedded Kubo: %v", err)
+		}
+	})
+	return n
 }
 
 func median(xs []float64) float64 {
@@ -262,7 +282,7 @@ func storeIngest(b *testing.B, n *ipfsnode.Node) func([]chunks.Chunk) {
 func BenchmarkGet20k(b *testing.B) {
 	d := kubotest.Start(b)
 	rpcNode := connect(b, d)
-	emb, _ := startEmbedded(b, false)
+	emb := benchEmbedded(b)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name string
@@ -329,7 +349,7 @@ func benchReads(b *testing.B, hs []chunks.Hash, workers int, get func(chunks.Has
 func BenchmarkHasManyAbsent10k(b *testing.B) {
 	d := kubotest.Start(b)
 	rpcNode := connect(b, d)
-	emb, _ := startEmbedded(b, false)
+	emb := benchEmbedded(b)
 	ctx := context.Background()
 	hs := make([]chunks.Hash, 10000)
 	for i := range hs {

@@ -20,7 +20,18 @@ cd "$root"
 ./scripts/install-kubo.sh >/dev/null
 
 work="$(mktemp -d)"
-trap 'git worktree remove --force "$work/before" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+cleanup() {
+	status=$?
+	# A failed benchmark's own words are in the raw output, which the
+	# summary filters out: show them before the directory goes.
+	if [ "$status" -ne 0 ] && [ -f "$work/raw" ]; then
+		echo "bench-before-after: failed; the last lines of the raw output:" >&2
+		tail -n 40 "$work/raw" >&2
+	fi
+	git worktree remove --force "$work/before" >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
 git worktree add --detach "$work/before" "$rev" >/dev/null 2>&1
 mkdir -p "$work/before/.bin" && cp .bin/ipfs "$work/before/.bin/ipfs"
 cp ipfsstore/bench_test.go "$work/before/ipfsstore/bench_test.go"

@@ -17,7 +17,7 @@ var _ chunks.RootWatcher = (*Store)(nil)
 // by any process, renames a new root file into place, so a signal follows
 // each move within milliseconds instead of at the next poll. Filesystems
 // that do not report changes made elsewhere (network mounts) stay silent;
-// callers keep a slow poll for them.
+// callers keep polling for them.
 func (s *Store) WatchRoot(ctx context.Context) (<-chan struct{}, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err

@@ -67,12 +67,9 @@ func BenchmarkClusterHeadPropagation(b *testing.B) {
 	}
 	b.StopTimer()
 
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(0, "ns/op") // a wall time per iteration means nothing here
-	b.ReportMetric(ms(benchQuantile(pubToAdopt, 0.5)), "publish-to-adopt-p50-ms")
-	b.ReportMetric(ms(benchQuantile(pubToAdopt, 0.99)), "publish-to-adopt-p99-ms")
-	b.ReportMetric(ms(benchQuantile(setToAdopt, 0.5)), "set-to-adopt-p50-ms")
-	b.ReportMetric(ms(benchQuantile(setToAdopt, 0.99)), "set-to-adopt-p99-ms")
+	benchReportLatency(b, "publish-to-adopt", pubToAdopt)
+	benchReportLatency(b, "set-to-adopt", setToAdopt)
 	slices.Sort(pubsub)
 	b.ReportMetric(benchQuantileFloat(pubsub, 0.5), "pubsub-p50-ms")
 	b.ReportMetric(benchQuantileFloat(pubsub, 0.99), "pubsub-p99-ms")
@@ -96,7 +93,10 @@ func BenchmarkClusterHeadPropagationUnderFlood(b *testing.B) {
 	if !ok {
 		b.Fatal("the manifest has no member a")
 	}
-	bm, _ := man.Member("b")
+	bm, ok := man.Member("b")
+	if !ok {
+		b.Fatal("the manifest has no member b")
+	}
 	aLog := benchFollowLogs(b, c.id("sync-a"))
 	bLog := benchFollowLogs(b, c.id("sync-b"))
 	ctx := context.Background()
@@ -112,18 +112,14 @@ func BenchmarkClusterHeadPropagationUnderFlood(b *testing.B) {
 	// publish-to-adopt latencies.
 	heads := func(phase string) []time.Duration {
 		var out []time.Duration
-		b.StartTimer()
 		for i := 0; i < b.N; i++ {
 			for n := range benchCommits {
 				s := c.commitAndAwaitAdoption(ctx, fmt.Sprintf("%s-%d-%d", phase, i, n), n, aLog, bLog)
 				out = append(out, s.adopted.Sub(s.published))
 			}
 		}
-		b.StopTimer()
 		return out
 	}
-	b.ResetTimer()
-	b.StopTimer()
 	quiet := heads("quiet")
 	probe.await("captured", converge)
 	probe.await("flood-start", converge)
@@ -152,12 +148,9 @@ func BenchmarkClusterHeadPropagationUnderFlood(b *testing.B) {
 		b.Fatalf("b dropped %d hostile announcements during the flood (%v): the flood did not reach it", hostile, dropped)
 	}
 
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(ms(benchQuantile(quiet, 0.5)), "quiet-p50-ms")
-	b.ReportMetric(ms(benchQuantile(quiet, 0.99)), "quiet-p99-ms")
-	b.ReportMetric(ms(benchQuantile(flood, 0.5)), "flood-p50-ms")
-	b.ReportMetric(ms(benchQuantile(flood, 0.99)), "flood-p99-ms")
+	benchReportLatency(b, "quiet", quiet)
+	benchReportLatency(b, "flood", flood)
 	b.ReportMetric(float64(hostile)/elapsed.Seconds(), "hostile-drops/s-at-b")
 	b.Logf("head a→b, publish to adopt, quiet topic: %s", benchSummary(quiet))
 	b.Logf("head a→b, publish to adopt, flooded topic: %s", benchSummary(flood))
@@ -169,8 +162,8 @@ func BenchmarkClusterHeadPropagationUnderFlood(b *testing.B) {
 // Kubo's RPC is the real bound (see hostileFlood).
 const benchFloodRate = 200
 
-// benchDroppedSince is how many announcements st dropped since before, by
-// reason.
+// benchDroppedSince is how many announcements a sync dropped between two
+// of its statuses, by reason.
 func benchDroppedSince(before, after peerStatus) map[string]int64 {
 	out := map[string]int64{}
 	for r, n := range after.Sync.Heads.Dropped {
@@ -298,6 +291,14 @@ func benchPairs(publisher, adopter []benchEvent) (samples []benchSample, unadopt
 		}
 	}
 	return samples, unadopted
+}
+
+// benchReportLatency reports the p50 and p99 of ds in milliseconds as
+// <name>-p50-ms and <name>-p99-ms.
+func benchReportLatency(b *testing.B, name string, ds []time.Duration) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(benchQuantile(ds, 0.5)), name+"-p50-ms")
+	b.ReportMetric(ms(benchQuantile(ds, 0.99)), name+"-p99-ms")
 }
 
 // benchQuantile is the nearest-rank q-quantile of ds (0 when empty).

@@ -33,6 +33,12 @@ func (s *Store) WatchRoot(ctx context.Context) (<-chan struct{}, error) {
 		return nil, fmt.Errorf("cannot watch the root file in %s: %w", s.rf.dir, err)
 	}
 	out := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case out <- struct{}{}:
+		default: // a signal is already waiting: coalesce
+		}
+	}
 	go func() {
 		defer close(out)
 		defer w.Close()
@@ -47,10 +53,7 @@ func (s *Store) WatchRoot(ctx context.Context) (<-chan struct{}, error) {
 				if filepath.Base(ev.Name) != rootFileName || !ev.Has(fsnotify.Create|fsnotify.Write|fsnotify.Rename) {
 					continue
 				}
-				select {
-				case out <- struct{}{}:
-				default: // a signal is already waiting: coalesce
-				}
+				signal()
 			case err, ok := <-w.Errors:
 				if !ok {
 					return
@@ -58,10 +61,7 @@ func (s *Store) WatchRoot(ctx context.Context) (<-chan struct{}, error) {
 				// An overflowed event queue loses events, not the watch:
 				// signal, so the receiver reads the root once.
 				s.log.Debug("root file watch", "err", err)
-				select {
-				case out <- struct{}{}:
-				default:
-				}
+				signal()
 			}
 		}
 	}()
